@@ -1,0 +1,268 @@
+//! The application layer: takes a platform-neutral event (start, an input), runs the core
+//! on the stored conversation, persists the new state, and returns what happened for the
+//! caller to show. Adapters (terminal, Slack, Discord) stay thin on top of this.
+
+use crate::core::card::{outcome_card, Card};
+use crate::core::conversation::{Conversation, Event, Input, Next, Transition};
+use crate::core::ids::{ChannelId, ConversationKey, Platform, UserRef, WorkspaceId};
+use crate::core::pack::Pack;
+use crate::core::score::{Answers, Outcome};
+use crate::packs::{Catalog, PacksError};
+use crate::store::{ResultRecord, Store, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Something the user can fix; shown to them as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("There is no pack called “{given}”. Available packs: {known}.")]
+    UnknownPack { given: String, known: String },
+    #[error("There is no decision running here. Start one with `start`.")]
+    NoConversation,
+    #[error(
+        "A decision is already running here. Answer its questions, or say `cancel` to stop it."
+    )]
+    AlreadyRunning,
+    #[error("There is no result in this channel yet. Start a decision with `start`.")]
+    NoResult,
+}
+
+/// Everything else: logged with an id; the user sees only the apology and the id.
+#[derive(Debug, thiserror::Error)]
+#[error("internal error {id}: {message}")]
+pub struct InternalError {
+    pub id: String,
+    pub message: String,
+}
+
+impl InternalError {
+    pub fn new(context: &str, error: impl std::fmt::Display) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let seq = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = format!("E{:x}{seq:03}", std::process::id());
+        let message = format!("{context}: {error}");
+        tracing::error!(error_id = %id, "{message}");
+        InternalError { id, message }
+    }
+
+    /// What the user is told.
+    pub fn apology(&self) -> String {
+        format!(
+            "Sorry, something went wrong on our side (error id {}). Please try again.",
+            self.id
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+impl AppError {
+    /// The text to show the person who caused it.
+    pub fn user_text(&self) -> String {
+        match self {
+            AppError::User(e) => e.to_string(),
+            AppError::Internal(e) => e.apology(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(InternalError::new("store", e))
+    }
+}
+
+impl From<PacksError> for AppError {
+    fn from(e: PacksError) -> Self {
+        AppError::Internal(InternalError::new("pack", e))
+    }
+}
+
+/// The result of one event on a conversation.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub pack: Arc<Pack>,
+    pub version: u32,
+    pub conversation: Conversation,
+    pub transition: Transition,
+    /// Set when this event finished the conversation.
+    pub outcome: Option<Outcome>,
+}
+
+impl Update {
+    pub fn card(&self) -> Option<Card> {
+        self.outcome
+            .as_ref()
+            .map(|o| outcome_card(&self.pack, self.version, o))
+    }
+}
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub catalog: Catalog,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, catalog: Catalog) -> Self {
+        App { store, catalog }
+    }
+
+    /// The pack named by the user, or the default one.
+    pub fn pack(&self, name: Option<&str>) -> Result<(Arc<Pack>, u32), UserError> {
+        let found = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => self.catalog.latest(n),
+            None => self.catalog.default_pack(),
+        };
+        found.ok_or_else(|| UserError::UnknownPack {
+            given: name.unwrap_or("").to_owned(),
+            known: self.catalog.ids().join(", "),
+        })
+    }
+
+    /// The conversation at `key` if one is still open, with its pack.
+    pub fn open_conversation(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<(Arc<Pack>, u32, Conversation)>, AppError> {
+        match self.store.conversation(key)? {
+            Some(c) if c.is_open() => {
+                let pack = self.catalog.get(&c.pack, c.pack_version)?;
+                Ok(Some((pack, c.pack_version, c)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Starts a conversation at `key`. Refuses when one is already open there.
+    pub fn start(
+        &self,
+        key: &ConversationKey,
+        pack: Option<&str>,
+        by: UserRef,
+        now: i64,
+    ) -> Result<Update, AppError> {
+        if self.open_conversation(key)?.is_some() {
+            return Err(UserError::AlreadyRunning.into());
+        }
+        let (pack, version) = self.pack(pack)?;
+        let conversation = Conversation::start(&pack, version, by, now);
+        self.store.put_conversation(key, &conversation)?;
+        let transition = Transition {
+            event: Event::Started,
+            next: conversation.next(),
+        };
+        Ok(Update {
+            pack,
+            version,
+            conversation,
+            transition,
+            outcome: None,
+        })
+    }
+
+    /// Applies one input to the conversation at `key` and saves the result before returning.
+    pub fn step(
+        &self,
+        key: &ConversationKey,
+        input: Input,
+        by: &UserRef,
+        now: i64,
+    ) -> Result<Update, AppError> {
+        let mut conversation = self
+            .store
+            .conversation(key)?
+            .ok_or(UserError::NoConversation)?;
+        let pack = self
+            .catalog
+            .get(&conversation.pack, conversation.pack_version)?;
+        let version = conversation.pack_version;
+        let was_open = conversation.is_open();
+        let transition = conversation.step(&pack, input, by, now);
+        let changed = !matches!(
+            transition.event,
+            Event::Stale { .. }
+                | Event::AlreadyOver
+                | Event::Help
+                | Event::NotUnderstood { .. }
+                | Event::NothingToUndo
+        );
+        let outcome = if was_open && transition.next == Next::Finished {
+            let outcome = conversation.outcome(&pack);
+            self.store
+                .put_result(&result_record(key, &pack, &conversation, &outcome, now))?;
+            Some(outcome)
+        } else {
+            None
+        };
+        if changed {
+            self.store.put_conversation(key, &conversation)?;
+        }
+        Ok(Update {
+            pack,
+            version,
+            conversation,
+            transition,
+            outcome,
+        })
+    }
+
+    /// The latest result in a channel, as a card.
+    pub fn latest_result(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> Result<(ResultRecord, Card), AppError> {
+        let record = self
+            .store
+            .latest_result(platform, workspace, channel)?
+            .ok_or(UserError::NoResult)?;
+        let pack = self.catalog.get(&record.pack, record.pack_version)?;
+        let answers = Answers::from_ids(
+            &pack,
+            record.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
+        )
+        .map_err(|e| InternalError::new("stored result", e))?;
+        let outcome = crate::core::score::evaluate(&pack, &answers);
+        let card = outcome_card(&pack, record.pack_version, &outcome);
+        Ok((record, card))
+    }
+}
+
+fn result_record(
+    key: &ConversationKey,
+    pack: &Pack,
+    c: &Conversation,
+    outcome: &Outcome,
+    now: i64,
+) -> ResultRecord {
+    ResultRecord {
+        key: key.clone(),
+        pack: pack.id.clone(),
+        pack_version: c.pack_version,
+        answers: c
+            .answers
+            .iter()
+            .enumerate()
+            .filter_map(|(qi, a)| {
+                let a = a.as_ref()?;
+                let q = &pack.questions[qi];
+                Some((q.id.to_string(), q.choices[a.choice].id.to_string()))
+            })
+            .collect(),
+        recommendation: outcome.recommendation.clone(),
+        scores: outcome
+            .scores
+            .iter()
+            .map(|(id, _, s)| (id.to_string(), *s))
+            .collect(),
+        started_by: c.started_by.clone(),
+        finished_at: now,
+    }
+}

@@ -1,0 +1,286 @@
+//! The command line: `chat`, `score`, `packs`, `serve`. Configuration is layered: built-in
+//! defaults, then environment variables, then flags.
+//!
+//! Exit status: 0 on success, 2 when the user's input (flags, an answers file) is wrong,
+//! 1 when the program cannot run (a broken pack, a locked data directory).
+
+use crate::app::App;
+use crate::core::card::outcome_card;
+use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
+use crate::core::pack::Pack;
+use crate::core::score::{evaluate, Answers};
+use crate::packs::{self, Catalog, PacksError};
+use crate::store::{PackSource, SledStore};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tradeoff",
+    version,
+    about = "Helps a team choose a backend technology, in the terminal, Slack or Discord."
+)]
+pub struct Cli {
+    /// Where the embedded store keeps conversations and results.
+    #[arg(
+        long,
+        env = "TRADEOFF_DATA_DIR",
+        default_value = "./tradeoff-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// A folder holding `data/` and `prompts/` with the decision packs. Default: the current
+    /// folder if it has `data/`, else the packs built into the binary.
+    #[arg(long, env = "TRADEOFF_PACKS_DIR", global = true)]
+    pub packs_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Hold the whole conversation in the terminal and print the summary card. Interrupted,
+    /// it resumes where it was.
+    Chat {
+        /// The decision pack to use.
+        #[arg(long)]
+        pack: Option<String>,
+        /// Who is answering (recorded with each answer).
+        #[arg(long, env = "USER", default_value = "you")]
+        user: String,
+    },
+    /// Score a set of answers given as a JSON object of question id -> choice id.
+    Score {
+        /// A JSON file, or - for standard input.
+        #[arg(long)]
+        answers: String,
+        #[arg(long)]
+        pack: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List and validate the decision packs.
+    Packs,
+    /// Run the HTTP server (health check, and the Slack and Discord endpoints).
+    Serve {
+        #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
+        addr: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// A failure with the exit status it deserves.
+#[derive(Debug)]
+struct Exit {
+    code: i32,
+    message: String,
+}
+
+impl Exit {
+    fn usage(message: impl Into<String>) -> Self {
+        Exit {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    fn fatal(message: impl std::fmt::Display) -> Self {
+        Exit {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<PacksError> for Exit {
+    fn from(e: PacksError) -> Self {
+        Exit::fatal(format!("invalid decision pack: {e}"))
+    }
+}
+
+/// Parses the command line, runs it, and returns the exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve { .. }));
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tradeoff: {}", e.message);
+            e.code
+        }
+    }
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The packs to use, from `--packs-dir`, `./data`, or the binary.
+fn load_packs(dir: Option<&Path>) -> Result<Vec<(PackSource, Pack)>, PacksError> {
+    match dir {
+        Some(d) => packs::read_dir(d),
+        None if Path::new("data").is_dir() => packs::read_dir(Path::new(".")),
+        None => Ok(packs::builtin()),
+    }
+}
+
+/// Opens the store and loads the packs into it.
+pub fn open_app(data_dir: &Path, packs_dir: Option<&Path>) -> Result<App, String> {
+    let sources = load_packs(packs_dir).map_err(|e| format!("invalid decision pack: {e}"))?;
+    let store: Arc<dyn crate::store::Store> =
+        Arc::new(SledStore::open(data_dir).map_err(|e| e.to_string())?);
+    let catalog = Catalog::load(store.clone(), sources).map_err(|e| e.to_string())?;
+    Ok(App::new(store, catalog))
+}
+
+fn run(cli: Cli) -> Result<(), Exit> {
+    let packs_dir = cli.packs_dir.as_deref();
+    match cli.command {
+        Command::Chat { pack, user } => {
+            let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
+            if let Some(p) = &pack {
+                app.pack(Some(p)).map_err(|e| Exit::usage(e.to_string()))?;
+            }
+            let key = ConversationKey {
+                platform: Platform::Terminal,
+                workspace: WorkspaceId::new("local"),
+                channel: ChannelId::new("terminal"),
+                thread: ThreadKey::new(pack.clone().unwrap_or_else(|| packs::DEFAULT_PACK.into())),
+                user: Some(user.as_str().into()),
+            };
+            let who = UserRef::new(user.clone(), user);
+            let stdin = std::io::stdin();
+            let mut stdout = std::io::stdout();
+            crate::terminal::chat(
+                &app,
+                &key,
+                &who,
+                pack.as_deref(),
+                stdin.lock(),
+                &mut stdout,
+                now,
+            )
+            .map_err(Exit::fatal)?;
+            Ok(())
+        }
+        Command::Score {
+            answers,
+            pack,
+            format,
+        } => score(packs_dir, &answers, pack.as_deref(), format),
+        Command::Packs => {
+            let loaded = load_packs(packs_dir)?;
+            for (source, pack) in &loaded {
+                println!("{pack}");
+                println!("    {} + {}", source.criteria_name, source.prompts_name);
+            }
+            println!("{} pack(s), all valid.", loaded.len());
+            Ok(())
+        }
+        Command::Serve { addr } => {
+            let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
+            let runtime = tokio::runtime::Runtime::new().map_err(Exit::fatal)?;
+            runtime
+                .block_on(serve(Arc::new(app), addr))
+                .map_err(Exit::fatal)
+        }
+    }
+}
+
+async fn serve(app: Arc<App>, addr: String) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, packs = ?app.catalog.ids(), "tradeoff is listening");
+    let router = crate::http::router(crate::http::HttpState { app });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+fn score(
+    packs_dir: Option<&Path>,
+    answers: &str,
+    pack: Option<&str>,
+    format: Format,
+) -> Result<(), Exit> {
+    let loaded = load_packs(packs_dir)?;
+    let wanted = pack.unwrap_or(packs::DEFAULT_PACK);
+    let pack = loaded
+        .iter()
+        .map(|(_, p)| p)
+        .find(|p| p.id.as_str() == wanted)
+        .or_else(|| {
+            if pack.is_none() {
+                loaded.first().map(|(_, p)| p)
+            } else {
+                None
+            }
+        })
+        .ok_or_else(|| {
+            let known: Vec<&str> = loaded.iter().map(|(_, p)| p.id.as_str()).collect();
+            Exit::usage(format!(
+                "no pack {wanted:?} (available: {})",
+                known.join(", ")
+            ))
+        })?;
+    let text = if answers == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Exit::usage(format!("cannot read answers from standard input: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(answers)
+            .map_err(|e| Exit::usage(format!("{answers}: cannot read: {e}")))?
+    };
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+        Exit::usage(format!(
+            "{answers}: expected a JSON object of question id -> choice id: {e}"
+        ))
+    })?;
+    let mut pairs = Vec::with_capacity(map.len());
+    for (q, v) in &map {
+        let choice = v.as_str().ok_or_else(|| {
+            Exit::usage(format!(
+                "{answers}: question {q:?}: the answer must be a choice id string, not {v}"
+            ))
+        })?;
+        pairs.push((q.as_str(), choice));
+    }
+    let answers_set =
+        Answers::from_ids(pack, pairs).map_err(|e| Exit::usage(format!("{answers}: {e}")))?;
+    let outcome = evaluate(pack, &answers_set);
+    match format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&outcome.to_json()).map_err(Exit::fatal)?;
+            println!("{json}");
+        }
+        Format::Text => print!("{}", outcome_card(pack, 0, &outcome).to_text()),
+    }
+    Ok(())
+}

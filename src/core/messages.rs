@@ -1,0 +1,132 @@
+//! The words the bot says, shared by every platform: question prompts, re-asks, and the
+//! replies to commands. Adapters only format them. Nothing here echoes what a user typed.
+
+use super::conversation::{Conversation, Event};
+use super::pack::Pack;
+
+/// A question ready to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub question: usize,
+    pub question_id: String,
+    /// 1-based position among the questions that apply, and how many apply.
+    pub number: usize,
+    pub total: usize,
+    pub text: String,
+    pub why: String,
+    pub choices: Vec<PromptChoice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PromptChoice {
+    pub id: String,
+    pub label: String,
+    pub hint: Option<String>,
+}
+
+impl PromptChoice {
+    /// "Real-time (chat, live notifications, collaboration)"
+    pub fn described(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{} ({h})", self.label),
+            None => self.label.clone(),
+        }
+    }
+}
+
+pub const REPLY_HINT: &str =
+    "Pick a button, or reply in your own words. You can also say back, skip, restart or cancel.";
+
+pub fn prompt(pack: &Pack, conversation: &Conversation, question: usize) -> Prompt {
+    let q = &pack.questions[question];
+    let (number, total) = conversation.progress(pack);
+    Prompt {
+        question,
+        question_id: q.id.to_string(),
+        number,
+        total,
+        text: q.text.clone(),
+        why: q.why.clone(),
+        choices: q
+            .choices
+            .iter()
+            .map(|c| PromptChoice {
+                id: c.id.to_string(),
+                label: c.label.clone(),
+                hint: c.hint.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// "Real-time or Both real-time and ML"
+fn or_list(labels: &[String]) -> String {
+    match labels {
+        [] => String::new(),
+        [one] => format!("“{one}”"),
+        [init @ .., last] => format!(
+            "{} or “{last}”",
+            init.iter()
+                .map(|l| format!("“{l}”"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What to say about an event, if anything, before the next question or card.
+pub fn event_text(pack: &Pack, event: &Event) -> Option<String> {
+    match event {
+        Event::Started | Event::Answered { .. } => None,
+        Event::Skipped { question } => {
+            Some(format!("Skipped “{}”.", pack.questions[*question].text))
+        }
+        Event::WentBack { question } => Some(format!(
+            "Going back to “{}”; its answer is cleared.",
+            pack.questions[*question].text
+        )),
+        Event::NothingToUndo => Some("There is nothing to go back to yet.".into()),
+        Event::Restarted => Some("Starting over: all answers are cleared.".into()),
+        Event::Cancelled => {
+            Some("Cancelled. Nothing more will be asked; start again any time.".into())
+        }
+        Event::NotUnderstood {
+            question,
+            candidates,
+        } => {
+            let q = &pack.questions[*question];
+            Some(if candidates.is_empty() {
+                let all: Vec<String> = q.choices.iter().map(|c| c.label.clone()).collect();
+                format!(
+                    "I couldn't match that to an answer. Reply with one of {}, or say skip.",
+                    or_list(&all)
+                )
+            } else {
+                let some: Vec<String> = candidates
+                    .iter()
+                    .map(|&c| q.choices[c].label.clone())
+                    .collect();
+                format!("That could mean {}. Which one?", or_list(&some))
+            })
+        }
+        Event::Stale { .. } => {
+            Some("That question has already been answered; this one is current.".into())
+        }
+        Event::Help => Some(format!(
+            "Answer the current question with a button, its number, or in your own words. \
+             Commands: back (change the previous answer), skip, restart, cancel. Pack: {}.",
+            pack.title
+        )),
+        Event::AlreadyOver => {
+            Some("This decision is finished. Say restart to go through it again.".into())
+        }
+    }
+}
+
+/// "✓ Real-time, chosen by Ada"
+pub fn answered_line(pack: &Pack, question: usize, choice: usize, by: &str) -> String {
+    format!(
+        "✓ {}, chosen by {by}",
+        pack.questions[question].choices[choice].label
+    )
+}

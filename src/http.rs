@@ -1,0 +1,32 @@
+//! The HTTP app: one function builds the whole router, so tests can drive it without a
+//! socket (`router(state).oneshot(request)`) or bind it to port 0 for real traffic.
+
+use crate::app::App;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: Arc<App>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<HttpState>,
+) -> Json<serde_json::Value> {
+    let packs: Vec<String> = state
+        .app
+        .catalog
+        .list()
+        .iter()
+        .map(|(p, v)| format!("{}@{v}", p.id))
+        .collect();
+    Json(serde_json::json!({ "status": "ok", "packs": packs }))
+}

@@ -1,0 +1,21 @@
+//! tradeoff: a bot that helps a team choose a backend technology, scored against the
+//! criteria of a published comparison.
+//!
+//! The layout reads from the inside out:
+//!
+//! - [`core`]: packs, scoring, the conversation state machine, team tallies, the card.
+//!   Pure and platform-neutral.
+//! - [`store`]: the `Store` trait and its sled implementation.
+//! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
+//! - [`app`]: runs the core for one incoming event and persists the result.
+//! - [`terminal`]: the conversation on a terminal.
+//! - [`http`]: the one function that builds the HTTP app.
+//! - [`cli`]: the command line.
+
+pub mod app;
+pub mod cli;
+pub mod core;
+pub mod http;
+pub mod packs;
+pub mod store;
+pub mod terminal;

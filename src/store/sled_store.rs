@@ -1,0 +1,222 @@
+//! The sled implementation of [`Store`]. One tree per kind of record; values are JSON.
+//! Every write is flushed before it returns, so what a user was told is saved survives a
+//! crash. A lock file keeps a second process off the same directory with a clear error.
+
+use super::{PackSource, ResultRecord, Store, StoreError, StoreResult};
+use crate::core::conversation::Conversation;
+use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, WorkspaceId};
+use fs2::FileExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+pub struct SledStore {
+    db: sled::Db,
+    packs: sled::Tree,
+    conversations: sled::Tree,
+    results: sled::Tree,
+    // Held for the life of the store: the OS lock on the data directory.
+    _lock: File,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+const SEP: u8 = 0x1f;
+
+impl SledStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let open_err = |source| StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(open_err)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("tradeoff.lock"))
+            .map_err(open_err)?;
+        if lock.try_lock_exclusive().is_err() {
+            return Err(StoreError::Locked {
+                path: dir.to_path_buf(),
+            });
+        }
+        let db = sled::Config::new().path(dir.join("db")).open()?;
+        Ok(SledStore {
+            packs: db.open_tree("packs")?,
+            conversations: db.open_tree("conversations")?,
+            results: db.open_tree("results")?,
+            db,
+            _lock: lock,
+        })
+    }
+
+    /// The directory's database, for tests that read records directly.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> StoreResult<()> {
+        let bytes = serde_json::to_vec(value).expect("records serialize to JSON");
+        tree.insert(key, bytes)?;
+        tree.flush()?;
+        Ok(())
+    }
+}
+
+fn decode<T: DeserializeOwned>(kind: &'static str, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { kind, source })
+}
+
+fn pack_key(id: &PackId, version: u32) -> Vec<u8> {
+    let mut key = id.as_str().as_bytes().to_vec();
+    key.push(SEP);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn pack_prefix(id: &PackId) -> Vec<u8> {
+    let mut key = id.as_str().as_bytes().to_vec();
+    key.push(SEP);
+    key
+}
+
+fn result_key(record: &ResultRecord) -> Vec<u8> {
+    let mut key = ConversationKey::channel_prefix(
+        record.key.platform,
+        &record.key.workspace,
+        &record.key.channel,
+    )
+    .into_bytes();
+    // Offset so that the big-endian bytes sort in time order, negative times included.
+    key.extend_from_slice(&((record.finished_at as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(record.key.storage_key().as_bytes());
+    key
+}
+
+impl Store for SledStore {
+    fn put_pack(&self, source: &PackSource) -> StoreResult<u32> {
+        let latest = self
+            .packs
+            .scan_prefix(pack_prefix(&source.id))
+            .next_back()
+            .transpose()?;
+        let next = match latest {
+            Some((_, bytes)) => {
+                let stored: PackSource = decode("pack", &bytes)?;
+                if stored.criteria == source.criteria && stored.prompts == source.prompts {
+                    return Ok(stored.version);
+                }
+                stored.version + 1
+            }
+            None => 1,
+        };
+        let record = PackSource {
+            version: next,
+            ..source.clone()
+        };
+        self.put(&self.packs, &pack_key(&source.id, next), &record)?;
+        Ok(next)
+    }
+
+    fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>> {
+        self.packs
+            .get(pack_key(id, version))?
+            .map(|b| decode("pack", &b))
+            .transpose()
+    }
+
+    fn pack_versions(&self) -> StoreResult<Vec<(PackId, u32)>> {
+        let mut out: Vec<(PackId, u32)> = Vec::new();
+        for item in self.packs.iter() {
+            let (_, bytes) = item?;
+            let source: PackSource = decode("pack", &bytes)?;
+            match out.last_mut() {
+                Some((id, version)) if *id == source.id => {
+                    *version = (*version).max(source.version)
+                }
+                _ => out.push((source.id, source.version)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>> {
+        self.conversations
+            .get(key.storage_key())?
+            .map(|b| decode("conversation", &b))
+            .transpose()
+    }
+
+    fn put_conversation(
+        &self,
+        key: &ConversationKey,
+        conversation: &Conversation,
+    ) -> StoreResult<()> {
+        self.put(
+            &self.conversations,
+            key.storage_key().as_bytes(),
+            conversation,
+        )
+    }
+
+    fn delete_conversation(&self, key: &ConversationKey) -> StoreResult<()> {
+        self.conversations.remove(key.storage_key())?;
+        self.conversations.flush()?;
+        Ok(())
+    }
+
+    fn conversations_in_channel(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Vec<(ConversationKey, Conversation)>> {
+        let prefix = ConversationKey::channel_prefix(platform, workspace, channel);
+        let mut out = Vec::new();
+        for item in self.conversations.scan_prefix(prefix.as_bytes()) {
+            let (key, bytes) = item?;
+            let conversation: Conversation = decode("conversation", &bytes)?;
+            let parts: Vec<&str> = std::str::from_utf8(&key)
+                .unwrap_or("")
+                .split('\u{1f}')
+                .collect();
+            if let [_, _, _, thread, user] = parts.as_slice() {
+                let key = ConversationKey {
+                    platform,
+                    workspace: workspace.clone(),
+                    channel: channel.clone(),
+                    thread: (*thread).into(),
+                    user: (!user.is_empty()).then(|| (*user).into()),
+                };
+                out.push((key, conversation));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_result(&self, record: &ResultRecord) -> StoreResult<()> {
+        self.put(&self.results, &result_key(record), record)
+    }
+
+    fn latest_result(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Option<ResultRecord>> {
+        let prefix = ConversationKey::channel_prefix(platform, workspace, channel);
+        self.results
+            .scan_prefix(prefix.as_bytes())
+            .next_back()
+            .transpose()?
+            .map(|(_, b)| decode("result", &b))
+            .transpose()
+    }
+}
