@@ -8,7 +8,7 @@ use crate::core::ids::{ChannelId, ConversationKey, Platform, UserRef, WorkspaceI
 use crate::core::pack::Pack;
 use crate::core::score::{Answers, Outcome};
 use crate::packs::{Catalog, PacksError};
-use crate::store::{ResultRecord, Store, StoreError};
+use crate::store::{Batch, NewOutbox, ResultRecord, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -147,23 +147,40 @@ impl App {
         by: UserRef,
         now: i64,
     ) -> Result<Update, AppError> {
+        self.start_with(key, pack, by, now, |_| Vec::new())
+    }
+
+    /// Like [`App::start`], saving the messages `effects` makes from the update in the same
+    /// write as the new conversation.
+    pub fn start_with(
+        &self,
+        key: &ConversationKey,
+        pack: Option<&str>,
+        by: UserRef,
+        now: i64,
+        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+    ) -> Result<Update, AppError> {
         if self.open_conversation(key)?.is_some() {
             return Err(UserError::AlreadyRunning.into());
         }
         let (pack, version) = self.pack(pack)?;
         let conversation = Conversation::start(&pack, version, by, now);
-        self.store.put_conversation(key, &conversation)?;
-        let transition = Transition {
-            event: Event::Started,
-            next: conversation.next(),
-        };
-        Ok(Update {
+        let update = Update {
             pack,
             version,
+            transition: Transition {
+                event: Event::Started,
+                next: conversation.next(),
+            },
             conversation,
-            transition,
             outcome: None,
-        })
+        };
+        self.store.commit(Batch {
+            conversation: Some((key.clone(), update.conversation.clone())),
+            result: None,
+            outbox: effects(&update),
+        })?;
+        Ok(update)
     }
 
     /// Applies one input to the conversation at `key` and saves the result before returning.
@@ -173,6 +190,20 @@ impl App {
         input: Input,
         by: &UserRef,
         now: i64,
+    ) -> Result<Update, AppError> {
+        self.step_with(key, input, by, now, |_| Vec::new())
+    }
+
+    /// Like [`App::step`], saving the messages `effects` makes from the update in the same
+    /// write as the conversation's new state: what a user was told is never lost, and never
+    /// announced without being saved.
+    pub fn step_with(
+        &self,
+        key: &ConversationKey,
+        input: Input,
+        by: &UserRef,
+        now: i64,
+        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
     ) -> Result<Update, AppError> {
         let mut conversation = self
             .store
@@ -192,24 +223,27 @@ impl App {
                 | Event::NotUnderstood { .. }
                 | Event::NothingToUndo
         );
-        let outcome = if was_open && transition.next == Next::Finished {
-            let outcome = conversation.outcome(&pack);
-            self.store
-                .put_result(&result_record(key, &pack, &conversation, &outcome, now))?;
-            Some(outcome)
-        } else {
-            None
-        };
-        if changed {
-            self.store.put_conversation(key, &conversation)?;
-        }
-        Ok(Update {
+        let finished = was_open && transition.next == Next::Finished;
+        let outcome = finished.then(|| conversation.outcome(&pack));
+        let result = outcome
+            .as_ref()
+            .map(|o| result_record(key, &pack, &conversation, o, now));
+        let update = Update {
             pack,
             version,
             conversation,
             transition,
             outcome,
-        })
+        };
+        let outbox = effects(&update);
+        if changed || result.is_some() || !outbox.is_empty() {
+            self.store.commit(Batch {
+                conversation: changed.then(|| (key.clone(), update.conversation.clone())),
+                result,
+                outbox,
+            })?;
+        }
+        Ok(update)
     }
 
     /// The latest result in a channel, as a card.

@@ -8,6 +8,7 @@
 //! - [`store`]: the `Store` trait and its sled implementation.
 //! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
 //! - [`app`]: runs the core for one incoming event and persists the result.
+//! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`http`]: the one function that builds the HTTP app.
 //! - [`cli`]: the command line.
@@ -16,6 +17,7 @@ pub mod app;
 pub mod cli;
 pub mod core;
 pub mod http;
+pub mod outbox;
 pub mod packs;
 pub mod store;
 pub mod terminal;

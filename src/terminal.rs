@@ -44,11 +44,7 @@ pub fn chat<R: BufRead, W: Write>(
         }
     };
     let mut lines = input.lines();
-    loop {
-        let (pack, conversation) = match app.open_conversation(key)? {
-            Some((pack, _, c)) => (pack, c),
-            None => break,
-        };
+    while let Some((pack, _, conversation)) = app.open_conversation(key)? {
         let Next::Ask(question) = next else { break };
         let p = prompt(&pack, &conversation, question);
         writeln!(out, "[{}/{}] {}", p.number, p.total, p.text)?;

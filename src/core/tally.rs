@@ -138,7 +138,7 @@ pub fn team_outcome(pack: &Pack, tally: &Tally) -> TeamOutcome {
         .zip(tally.picks.iter().copied())
         .filter(|(_, n)| *n > 0)
         .collect();
-    split.sort_by(|a, b| b.1.cmp(&a.1));
+    split.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
 
     let mut agreements: Vec<Agreement> = tally
         .counts

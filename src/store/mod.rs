@@ -59,6 +59,40 @@ pub struct ResultRecord {
     pub finished_at: i64,
 }
 
+/// A message waiting to go out to a platform. `op` is the adapter's own description of the
+/// call (method and body); strings in it of the form `{{ref:NAME}}` are filled in from refs
+/// set by earlier entries (e.g. the `ts` of a thread's parent message).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewOutbox {
+    pub platform: Platform,
+    /// Entries of one lane go out one at a time, in the order they were queued: a lane is a
+    /// thread or a channel.
+    pub lane: String,
+    pub op: serde_json::Value,
+    /// The ref this entry's result sets (the posted message's id), for later entries.
+    pub produces: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    #[serde(flatten)]
+    pub message: NewOutbox,
+    pub attempts: u32,
+    /// Milliseconds since the epoch before which the entry waits (a 429's Retry-After).
+    pub not_before_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// Writes that must happen together: a conversation's new state, its result, and the
+/// messages that tell people about it. Either all are saved or none is.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub conversation: Option<(ConversationKey, Conversation)>,
+    pub result: Option<ResultRecord>,
+    pub outbox: Vec<NewOutbox>,
+}
+
 /// Everything the program persists. Implementations must make each write durable before
 /// returning: a caller acknowledges a user only after the write.
 pub trait Store: Send + Sync + 'static {
@@ -90,4 +124,26 @@ pub trait Store: Send + Sync + 'static {
         workspace: &WorkspaceId,
         channel: &ChannelId,
     ) -> StoreResult<Option<ResultRecord>>;
+
+    /// Saves a batch atomically and durably; returns the ids given to its outbox entries.
+    fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>>;
+
+    /// Queued messages for one platform, oldest first.
+    fn outbox_pending(&self, platform: Platform) -> StoreResult<Vec<OutboxEntry>>;
+    /// Records a failed attempt (attempts, wait, error) on a queued entry.
+    fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
+    /// Removes a delivered entry and, in the same write, records the ref it produced.
+    fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
+    /// Moves an entry the platform refused for good aside, with the reason, for operators.
+    fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
+    fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>>;
+
+    /// A value set by a delivered outbox entry (see [`NewOutbox::produces`]).
+    fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
+    fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
+
+    /// True the first time `key` is seen; false for a repeat (a retried delivery, a double
+    /// click). Old keys are dropped by [`Store::forget_seen`].
+    fn first_time(&self, key: &str, now: i64) -> StoreResult<bool>;
+    fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
 }

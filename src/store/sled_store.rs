@@ -2,12 +2,15 @@
 //! Every write is flushed before it returns, so what a user was told is saved survives a
 //! crash. A lock file keeps a second process off the same directory with a clear error.
 
-use super::{PackSource, ResultRecord, Store, StoreError, StoreResult};
+use super::{
+    Batch, NewOutbox, OutboxEntry, PackSource, ResultRecord, Store, StoreError, StoreResult,
+};
 use crate::core::conversation::Conversation;
 use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, WorkspaceId};
 use fs2::FileExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
@@ -16,6 +19,10 @@ pub struct SledStore {
     packs: sled::Tree,
     conversations: sled::Tree,
     results: sled::Tree,
+    outbox: sled::Tree,
+    dead: sled::Tree,
+    refs: sled::Tree,
+    seen: sled::Tree,
     // Held for the life of the store: the OS lock on the data directory.
     _lock: File,
 }
@@ -52,6 +59,10 @@ impl SledStore {
             packs: db.open_tree("packs")?,
             conversations: db.open_tree("conversations")?,
             results: db.open_tree("results")?,
+            outbox: db.open_tree("outbox")?,
+            dead: db.open_tree("outbox_dead")?,
+            refs: db.open_tree("refs")?,
+            seen: db.open_tree("seen")?,
             db,
             _lock: lock,
         })
@@ -63,11 +74,14 @@ impl SledStore {
     }
 
     fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> StoreResult<()> {
-        let bytes = serde_json::to_vec(value).expect("records serialize to JSON");
-        tree.insert(key, bytes)?;
+        tree.insert(key, encode(value))?;
         tree.flush()?;
         Ok(())
     }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialize to JSON")
 }
 
 fn decode<T: DeserializeOwned>(kind: &'static str, bytes: &[u8]) -> StoreResult<T> {
@@ -101,6 +115,113 @@ fn result_key(record: &ResultRecord) -> Vec<u8> {
 }
 
 impl Store for SledStore {
+    fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>> {
+        self.commit_batch(batch)
+    }
+
+    fn outbox_pending(
+        &self,
+        platform: crate::core::ids::Platform,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        Ok(self
+            .outbox_entries()?
+            .into_iter()
+            .filter(|e| e.message.platform == platform)
+            .collect())
+    }
+
+    fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()> {
+        self.put(&self.outbox, &entry.id.to_be_bytes(), entry)
+    }
+
+    fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()> {
+        (&self.outbox, &self.refs)
+            .transaction(|(outbox, refs)| {
+                outbox.remove(&id.to_be_bytes())?;
+                if let Some((name, value)) = produced {
+                    refs.insert(name.as_bytes(), value.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()> {
+        let record = serde_json::json!({ "entry": entry, "reason": reason });
+        (&self.outbox, &self.dead)
+            .transaction(|(outbox, dead)| {
+                outbox.remove(&entry.id.to_be_bytes())?;
+                dead.insert(&entry.id.to_be_bytes(), encode(&record))?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>> {
+        #[derive(serde::Deserialize)]
+        struct Dead {
+            entry: OutboxEntry,
+            reason: String,
+        }
+        self.dead
+            .iter()
+            .map(|item| {
+                let (_, bytes) = item?;
+                let d: Dead = decode("dead letter", &bytes)?;
+                Ok((d.entry, d.reason))
+            })
+            .collect()
+    }
+
+    fn get_ref(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .refs
+            .get(name.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn put_ref(&self, name: &str, value: &str) -> StoreResult<()> {
+        self.refs.insert(name.as_bytes(), value.as_bytes())?;
+        self.refs.flush()?;
+        Ok(())
+    }
+
+    fn first_time(&self, key: &str, now: i64) -> StoreResult<bool> {
+        let inserted = self
+            .seen
+            .compare_and_swap(
+                key.as_bytes(),
+                None as Option<&[u8]>,
+                Some(&now.to_be_bytes()[..]),
+            )?
+            .is_ok();
+        if inserted {
+            self.seen.flush()?;
+        }
+        Ok(inserted)
+    }
+
+    fn forget_seen(&self, older_than: i64) -> StoreResult<usize> {
+        let mut removed = 0;
+        for item in self.seen.iter() {
+            let (key, value) = item?;
+            let at = value
+                .as_ref()
+                .try_into()
+                .map(i64::from_be_bytes)
+                .unwrap_or(i64::MIN);
+            if at < older_than {
+                self.seen.remove(key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     fn put_pack(&self, source: &PackSource) -> StoreResult<u32> {
         let latest = self
             .packs
@@ -218,5 +339,63 @@ impl Store for SledStore {
             .transpose()?
             .map(|(_, b)| decode("result", &b))
             .transpose()
+    }
+}
+
+impl SledStore {
+    fn outbox_entries(&self) -> StoreResult<Vec<OutboxEntry>> {
+        self.outbox
+            .iter()
+            .map(|item| {
+                let (_, bytes) = item?;
+                decode("outbox entry", &bytes)
+            })
+            .collect()
+    }
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+impl SledStore {
+    fn commit_batch(&self, batch: Batch) -> StoreResult<Vec<u64>> {
+        // Ids first: generate_id is monotonic across restarts, so ids order the outbox.
+        let entries: Vec<OutboxEntry> = batch
+            .outbox
+            .into_iter()
+            .map(|message: NewOutbox| {
+                Ok(OutboxEntry {
+                    id: self.db.generate_id()?,
+                    message,
+                    attempts: 0,
+                    not_before_ms: 0,
+                    last_error: None,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        let conversation = batch
+            .conversation
+            .map(|(k, c)| (k.storage_key(), encode(&c)));
+        let result = batch.result.map(|r| (result_key(&r), encode(&r)));
+        (&self.conversations, &self.results, &self.outbox)
+            .transaction(|(conversations, results, outbox)| {
+                if let Some((key, bytes)) = &conversation {
+                    conversations.insert(key.as_bytes(), bytes.as_slice())?;
+                }
+                if let Some((key, bytes)) = &result {
+                    results.insert(key.as_slice(), bytes.as_slice())?;
+                }
+                for e in &entries {
+                    outbox.insert(&e.id.to_be_bytes(), encode(e))?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(tx_error)?;
+        self.db.flush()?;
+        Ok(entries.iter().map(|e| e.id).collect())
     }
 }

@@ -1,0 +1,233 @@
+//! Durable delivery of outgoing messages. Handlers queue messages in the store in the
+//! same write as the state change they report (see [`crate::store::Batch`]) and answer
+//! the platform; this worker then delivers them, in order within each lane (a thread),
+//! retrying transient failures until they go through. A message queued before a crash is
+//! delivered after the restart.
+//!
+//! Delivery is at-least-once across a crash in the instant between the platform accepting
+//! a message and the store recording it; at all other times it is exactly once.
+
+use crate::core::ids::Platform;
+use crate::store::{OutboxEntry, Store};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a platform said to one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted; with the id of what was created (a message `ts`, a thread id), if any.
+    Sent(Option<String>),
+    /// Try again later: a 429, a 5xx, a network error. `after_ms` is the platform's
+    /// Retry-After where it gave one.
+    Retry {
+        after_ms: Option<i64>,
+        error: String,
+    },
+    /// Refused for good (a bad request, a missing channel): retrying cannot help.
+    Refused(String),
+}
+
+/// Performs one queued operation against a platform.
+pub trait Sender: Send + Sync + 'static {
+    fn send(&self, op: &Value) -> impl Future<Output = Delivery> + Send;
+}
+
+/// Milliseconds since the epoch; tests supply their own.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
+const REF_OPEN: &str = "{{ref:";
+const REF_CLOSE: &str = "}}";
+
+/// The placeholder for a ref, to put in an operation's strings.
+pub fn ref_placeholder(name: &str) -> String {
+    format!("{REF_OPEN}{name}{REF_CLOSE}")
+}
+
+/// Replaces every `{{ref:NAME}}` in the operation's strings. Err names the first ref that
+/// is not set.
+pub fn resolve_refs(op: &Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
+    Ok(match op {
+        Value::String(s) if s.contains(REF_OPEN) => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find(REF_OPEN) {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + REF_OPEN.len()..];
+                let end = after.find(REF_CLOSE).ok_or_else(|| s.clone())?;
+                let name = &after[..end];
+                out.push_str(&lookup(name).ok_or_else(|| name.to_owned())?);
+                rest = &after[end + REF_CLOSE.len()..];
+            }
+            out.push_str(rest);
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolve_refs(v, lookup))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), resolve_refs(v, lookup)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Backoff for failures without a Retry-After: 1 s, 2 s, 4 s ... up to a minute.
+pub fn backoff_ms(attempts: u32) -> i64 {
+    1000_i64.saturating_mul(1 << attempts.min(6)).min(60_000)
+}
+
+/// What one pass over the queue did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub retried: usize,
+    pub refused: usize,
+    /// The earliest time a waiting entry becomes due, if any waits.
+    pub next_due_ms: Option<i64>,
+}
+
+/// The queue of one platform.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    platform: Platform,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>, platform: Platform) -> Self {
+        Outbox {
+            store,
+            platform,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Tells the worker that something was queued. Cheap; call after every commit.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Delivers everything that is due, lane by lane, each lane in order. An entry that
+    /// must wait holds back the rest of its lane, never other lanes.
+    pub async fn pass<S: Sender>(&self, sender: &S, clock: &dyn Clock) -> Pass {
+        let mut pass = Pass::default();
+        let pending = match self.store.outbox_pending(self.platform) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
+                pass.next_due_ms = Some(clock.now_ms() + 1000);
+                return pass;
+            }
+        };
+        let mut blocked: HashSet<String> = HashSet::new();
+        for mut entry in pending {
+            if blocked.contains(&entry.message.lane) {
+                continue;
+            }
+            let now = clock.now_ms();
+            if entry.not_before_ms > now {
+                blocked.insert(entry.message.lane.clone());
+                pass.next_due_ms = Some(
+                    pass.next_due_ms
+                        .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
+                );
+                continue;
+            }
+            let store = self.store.clone();
+            let lookup = move |name: &str| store.get_ref(name).ok().flatten();
+            let op = match resolve_refs(&entry.message.op, &lookup) {
+                Ok(op) => op,
+                Err(missing) => {
+                    // Its producer came earlier in this lane and was refused for good.
+                    self.refuse(&entry, &format!("ref {missing} was never set"), &mut pass);
+                    continue;
+                }
+            };
+            match sender.send(&op).await {
+                Delivery::Sent(produced) => {
+                    let produced = entry.message.produces.as_deref().zip(produced.as_deref());
+                    if let Err(e) = self.store.outbox_delivered(entry.id, produced) {
+                        tracing::error!(id = entry.id, "delivered, but could not record it: {e}");
+                        blocked.insert(entry.message.lane.clone());
+                    }
+                    pass.sent += 1;
+                }
+                Delivery::Retry { after_ms, error } => {
+                    entry.attempts += 1;
+                    let wait = after_ms.unwrap_or_else(|| backoff_ms(entry.attempts - 1));
+                    entry.not_before_ms = clock.now_ms() + wait;
+                    tracing::warn!(
+                        id = entry.id,
+                        attempts = entry.attempts,
+                        wait_ms = wait,
+                        "delivery failed, will retry: {error}"
+                    );
+                    entry.last_error = Some(error);
+                    if let Err(e) = self.store.outbox_retry(&entry) {
+                        tracing::error!(id = entry.id, "cannot record the retry: {e}");
+                    }
+                    blocked.insert(entry.message.lane.clone());
+                    pass.retried += 1;
+                    pass.next_due_ms = Some(
+                        pass.next_due_ms
+                            .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
+                    );
+                }
+                Delivery::Refused(reason) => self.refuse(&entry, &reason, &mut pass),
+            }
+        }
+        pass
+    }
+
+    fn refuse(&self, entry: &OutboxEntry, reason: &str, pass: &mut Pass) {
+        tracing::error!(id = entry.id, lane = %entry.message.lane, "message refused for good, kept aside: {reason}");
+        if let Err(e) = self.store.outbox_dead(entry, reason) {
+            tracing::error!(id = entry.id, "cannot set the refused message aside: {e}");
+        }
+        pass.refused += 1;
+    }
+
+    /// Runs until `shutdown` resolves: a pass whenever something is queued, and when the
+    /// earliest waiting entry comes due.
+    pub async fn run<S: Sender>(
+        self,
+        sender: S,
+        clock: Arc<dyn Clock>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let pass = self.pass(&sender, clock.as_ref()).await;
+            let wait = pass.next_due_ms.map_or(Duration::from_secs(30), |due| {
+                Duration::from_millis((due - clock.now_ms()).clamp(0, 30_000) as u64)
+            });
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
