@@ -107,5 +107,126 @@ fn conversation_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, scoring, conversation_step);
+/// A recording presenter: the benchmark measures the summary, not a platform's rendering.
+struct Quiet;
+
+impl tradeoff::polls::PollPresenter for Quiet {
+    fn opened(&self, _: &tradeoff::core::poll::Poll, _: &Pack) -> Vec<tradeoff::store::NewOutbox> {
+        Vec::new()
+    }
+    fn progress(
+        &self,
+        _: &tradeoff::core::poll::Poll,
+        _: &Pack,
+    ) -> Vec<tradeoff::store::NewOutbox> {
+        Vec::new()
+    }
+    fn summary(
+        &self,
+        _: &tradeoff::core::poll::Poll,
+        _: &Pack,
+        result: &tradeoff::core::poll::RoundResult,
+    ) -> Vec<tradeoff::store::NewOutbox> {
+        black_box(&result.card);
+        Vec::new()
+    }
+    fn reminder(
+        &self,
+        _: &tradeoff::core::poll::Poll,
+        _: &[String],
+    ) -> Vec<tradeoff::store::NewOutbox> {
+        Vec::new()
+    }
+}
+
+/// The summary of a poll with 10,000 responses: in memory (tally, team result, card), and
+/// through the app, reading every response back from sled.
+fn poll_summary(c: &mut Criterion) {
+    let pack = pack();
+    let sets = answer_sets(&pack, 10_000);
+    let spec = tradeoff::core::schedule::PollSpec {
+        pack: None,
+        timing: tradeoff::core::schedule::Timing::Open,
+        tz: None,
+        anonymous: false,
+        remind: None,
+    };
+    let poll = tradeoff::core::poll::Poll::open(
+        tradeoff::core::ids::PollId::new("p1"),
+        "salt".into(),
+        (
+            Platform::Slack,
+            WorkspaceId::new("T1"),
+            ChannelId::new("C1"),
+        ),
+        UserRef::new("U0", "Lead"),
+        &pack,
+        1,
+        spec,
+        None,
+        0,
+    );
+    c.bench_function("poll summary, 10,000 responses in memory", |b| {
+        b.iter_batched(
+            || poll.clone(),
+            |mut p| p.close_round(&pack, &sets, 10),
+            BatchSize::SmallInput,
+        )
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let catalog = Catalog::load(store.clone(), tradeoff::packs::read_dir(root).unwrap()).unwrap();
+    let app = App::new(store, catalog);
+    let channel = (
+        Platform::Slack,
+        WorkspaceId::new("T1"),
+        ChannelId::new("C1"),
+    );
+    let lead = UserRef::new("U0", "Lead");
+    let opened = match app
+        .poll_command(channel.clone(), &lead, false, "", None, 0, &Quiet)
+        .unwrap()
+    {
+        tradeoff::polls::PollAction::Opened(p) => p,
+        tradeoff::polls::PollAction::Closed(..) => unreachable!(),
+    };
+    for (i, a) in sets.iter().enumerate() {
+        let map = pack
+            .questions
+            .iter()
+            .zip(&a.0)
+            .filter_map(|(q, c)| Some((q.id.to_string(), q.choices[(*c)?].id.to_string())))
+            .collect();
+        app.answer_poll(
+            &opened.id,
+            &UserRef::new(format!("U{i}"), "x"),
+            map,
+            1,
+            &Quiet,
+        )
+        .unwrap();
+    }
+    let stored = app.store.poll(&opened.id).unwrap().unwrap();
+    let pack_arc = app.catalog.get(&stored.pack, stored.pack_version).unwrap();
+    c.bench_function("poll summary, 10,000 responses read from sled", |b| {
+        b.iter(|| {
+            let responses = app.store.poll_responses(&stored.id, stored.round).unwrap();
+            let answers: Vec<Answers> = responses
+                .iter()
+                .map(|(_, r)| {
+                    Answers::from_ids(
+                        &pack_arc,
+                        r.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            stored.clone().close_round(&pack_arc, &answers, 10)
+        })
+    });
+}
+
+criterion_group!(benches, scoring, conversation_step, poll_summary);
 criterion_main!(benches);

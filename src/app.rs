@@ -25,6 +25,18 @@ pub enum UserError {
     AlreadyRunning,
     #[error("There is no result in this channel yet. Start a decision with `start`.")]
     NoResult,
+    #[error("{0}")]
+    BadSchedule(String),
+    #[error("A poll is already open in this channel. Close it with `poll close` first.")]
+    PollAlreadyOpen,
+    #[error("There is no open poll in this channel. Open one with `poll`.")]
+    NoPoll,
+    #[error("This poll has closed; its summary is in the channel.")]
+    PollClosed,
+    #[error("Only {creator}, who opened this poll, or an admin can close it.")]
+    NotPollOwner { creator: String },
+    #[error("That answer doesn't fit this poll: {0}")]
+    BadAnswer(String),
 }
 
 /// Everything else: logged with an id; the user sees only the apology and the id.
@@ -177,8 +189,8 @@ impl App {
         };
         self.store.commit(Batch {
             conversation: Some((key.clone(), update.conversation.clone())),
-            result: None,
             outbox: effects(&update),
+            ..Batch::default()
         })?;
         Ok(update)
     }
@@ -241,6 +253,7 @@ impl App {
                 conversation: changed.then(|| (key.clone(), update.conversation.clone())),
                 result,
                 outbox,
+                ..Batch::default()
             })?;
         }
         Ok(update)

@@ -8,6 +8,8 @@ pub mod conversation;
 pub mod ids;
 pub mod messages;
 pub mod pack;
+pub mod poll;
+pub mod schedule;
 pub mod score;
 pub mod tally;
 pub mod text;

@@ -106,6 +106,8 @@ pub struct TeamOutcome {
     pub agree: Vec<Agreement>,
     /// Questions most disagreed on, weakest consensus first.
     pub disagree: Vec<Agreement>,
+    /// The weight the team's answers gave each criterion (indexed like the pack's criteria).
+    pub weights: Vec<f64>,
 }
 
 /// Scores a team tally: the recommendation from the fractional evidence, the flip from the
@@ -182,5 +184,6 @@ pub fn team_outcome(pack: &Pack, tally: &Tally) -> TeamOutcome {
         split,
         agree,
         disagree,
+        weights,
     }
 }

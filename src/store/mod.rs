@@ -7,7 +7,10 @@ mod sled_store;
 pub use sled_store::SledStore;
 
 use crate::core::conversation::Conversation;
-use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, UserRef, WorkspaceId};
+use crate::core::ids::{
+    ChannelId, ConversationKey, PackId, Platform, PollId, UserRef, WorkspaceId,
+};
+use crate::core::poll::Poll;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -91,6 +94,28 @@ pub struct Batch {
     pub conversation: Option<(ConversationKey, Conversation)>,
     pub result: Option<ResultRecord>,
     pub outbox: Vec<NewOutbox>,
+    pub poll: Option<Poll>,
+    /// A member's answers to a poll round, filed under their respondent key.
+    pub response: Option<ResponseKey>,
+}
+
+/// Where a poll response is filed, and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseKey {
+    pub poll: PollId,
+    pub round: u32,
+    /// The user id, or for an anonymous poll a salted hash of it.
+    pub respondent: String,
+    pub response: PollResponse,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollResponse {
+    /// question id -> choice id
+    pub answers: BTreeMap<String, String>,
+    pub at: i64,
+    /// Who answered; always `None` in an anonymous poll.
+    pub user: Option<UserRef>,
 }
 
 /// Everything the program persists. Implementations must make each write durable before
@@ -137,6 +162,27 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an entry the platform refused for good aside, with the reason, for operators.
     fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
     fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>>;
+
+    fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>>;
+    /// Every poll that is still open, on any platform.
+    fn open_polls(&self) -> StoreResult<Vec<Poll>>;
+    /// The open poll in a channel, if any.
+    fn open_poll_in(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Option<Poll>>;
+    /// One member's response to a round, if they answered.
+    fn poll_response(
+        &self,
+        poll: &PollId,
+        round: u32,
+        respondent: &str,
+    ) -> StoreResult<Option<PollResponse>>;
+    /// The responses to one round, keyed by respondent.
+    fn poll_responses(&self, poll: &PollId, round: u32)
+        -> StoreResult<Vec<(String, PollResponse)>>;
 
     /// A value set by a delivered outbox entry (see [`NewOutbox::produces`]).
     fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;

@@ -3,10 +3,12 @@
 //! crash. A lock file keeps a second process off the same directory with a clear error.
 
 use super::{
-    Batch, NewOutbox, OutboxEntry, PackSource, ResultRecord, Store, StoreError, StoreResult,
+    Batch, NewOutbox, OutboxEntry, PackSource, PollResponse, ResultRecord, Store, StoreError,
+    StoreResult,
 };
 use crate::core::conversation::Conversation;
-use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, WorkspaceId};
+use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, PollId, WorkspaceId};
+use crate::core::poll::{Poll, PollState};
 use fs2::FileExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,6 +25,8 @@ pub struct SledStore {
     dead: sled::Tree,
     refs: sled::Tree,
     seen: sled::Tree,
+    polls: sled::Tree,
+    responses: sled::Tree,
     // Held for the life of the store: the OS lock on the data directory.
     _lock: File,
 }
@@ -63,6 +67,8 @@ impl SledStore {
             dead: db.open_tree("outbox_dead")?,
             refs: db.open_tree("refs")?,
             seen: db.open_tree("seen")?,
+            polls: db.open_tree("polls")?,
+            responses: db.open_tree("poll_responses")?,
             db,
             _lock: lock,
         })
@@ -98,6 +104,20 @@ fn pack_key(id: &PackId, version: u32) -> Vec<u8> {
 fn pack_prefix(id: &PackId) -> Vec<u8> {
     let mut key = id.as_str().as_bytes().to_vec();
     key.push(SEP);
+    key
+}
+
+fn response_prefix(poll: &PollId, round: u32) -> Vec<u8> {
+    let mut key = poll.as_str().as_bytes().to_vec();
+    key.push(SEP);
+    key.extend_from_slice(&round.to_be_bytes());
+    key.push(SEP);
+    key
+}
+
+fn response_key(poll: &PollId, round: u32, respondent: &str) -> Vec<u8> {
+    let mut key = response_prefix(poll, round);
+    key.extend_from_slice(respondent.as_bytes());
     key
 }
 
@@ -173,6 +193,65 @@ impl Store for SledStore {
                 let (_, bytes) = item?;
                 let d: Dead = decode("dead letter", &bytes)?;
                 Ok((d.entry, d.reason))
+            })
+            .collect()
+    }
+
+    fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>> {
+        self.polls
+            .get(id.as_str().as_bytes())?
+            .map(|b| decode("poll", &b))
+            .transpose()
+    }
+
+    fn open_polls(&self) -> StoreResult<Vec<Poll>> {
+        let mut out = Vec::new();
+        for item in self.polls.iter() {
+            let (_, bytes) = item?;
+            let poll: Poll = decode("poll", &bytes)?;
+            if poll.state == PollState::Open {
+                out.push(poll);
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_poll_in(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Option<Poll>> {
+        Ok(self
+            .open_polls()?
+            .into_iter()
+            .find(|p| p.platform == platform && &p.workspace == workspace && &p.channel == channel))
+    }
+
+    fn poll_response(
+        &self,
+        poll: &PollId,
+        round: u32,
+        respondent: &str,
+    ) -> StoreResult<Option<PollResponse>> {
+        self.responses
+            .get(response_key(poll, round, respondent))?
+            .map(|b| decode("poll response", &b))
+            .transpose()
+    }
+
+    fn poll_responses(
+        &self,
+        poll: &PollId,
+        round: u32,
+    ) -> StoreResult<Vec<(String, PollResponse)>> {
+        let prefix = response_prefix(poll, round);
+        self.responses
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (key, bytes) = item?;
+                let respondent = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                Ok((respondent, decode("poll response", &bytes)?))
             })
             .collect()
     }
@@ -381,8 +460,30 @@ impl SledStore {
             .conversation
             .map(|(k, c)| (k.storage_key(), encode(&c)));
         let result = batch.result.map(|r| (result_key(&r), encode(&r)));
-        (&self.conversations, &self.results, &self.outbox)
-            .transaction(|(conversations, results, outbox)| {
+        let poll = batch
+            .poll
+            .map(|p| (p.id.as_str().as_bytes().to_vec(), encode(&p)));
+        let response = batch.response.map(|r| {
+            (
+                response_key(&r.poll, r.round, &r.respondent),
+                encode(&r.response),
+            )
+        });
+        let trees = (
+            &self.conversations,
+            &self.results,
+            &self.outbox,
+            &self.polls,
+            &self.responses,
+        );
+        trees
+            .transaction(|(conversations, results, outbox, polls, responses)| {
+                if let Some((key, bytes)) = &poll {
+                    polls.insert(key.as_slice(), bytes.as_slice())?;
+                }
+                if let Some((key, bytes)) = &response {
+                    responses.insert(key.as_slice(), bytes.as_slice())?;
+                }
                 if let Some((key, bytes)) = &conversation {
                     conversations.insert(key.as_bytes(), bytes.as_slice())?;
                 }

@@ -1,0 +1,321 @@
+//! Team polls in the application layer: opening, answering and closing polls, and the
+//! scheduler that closes rounds and sends reminders when they come due. Each change is
+//! saved together with the messages that announce it (one atomic write), so a crash while
+//! posting a summary neither loses nor doubles it.
+
+use crate::app::{App, AppError, InternalError, UserError};
+use crate::core::ids::{ChannelId, Platform, PollId, UserRef, WorkspaceId};
+use crate::core::pack::Pack;
+use crate::core::poll::{Due, Poll, RoundResult};
+use crate::core::schedule::{parse_poll, PollCommand};
+use crate::core::score::Answers;
+use crate::outbox::{Clock, Outbox};
+use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The channel a poll lives in.
+pub type ChannelKey = (Platform, WorkspaceId, ChannelId);
+
+/// Random hex from the operating system: poll ids and anonymity salts.
+fn random_hex(bytes: usize) -> Result<String, InternalError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).map_err(|e| InternalError::new("random", e))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// What `/tradeoff poll ...` did.
+pub enum PollAction {
+    Opened(Poll),
+    Closed(Poll, Box<RoundResult>),
+}
+
+/// What a platform posts for a poll. Each method returns the outbox messages to save with
+/// the change.
+pub trait PollPresenter: Send + Sync + 'static {
+    /// The poll message: the question, an Answer button, the participation count.
+    fn opened(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox>;
+    /// The poll message again, with the new participation count (never the answers).
+    fn progress(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox>;
+    /// The round's summary card; for a recurring poll, also the next round's opening.
+    fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox>;
+    /// One nudge to the members who have not answered; `answered` are respondent keys.
+    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox>;
+}
+
+impl App {
+    /// Handles `/tradeoff poll <args>`: opens a poll, or closes the channel's poll.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the command's context, each one needed"
+    )]
+    pub fn poll_command(
+        &self,
+        channel: ChannelKey,
+        by: &UserRef,
+        is_admin: bool,
+        args: &str,
+        user_tz: Option<&str>,
+        now: i64,
+        presenter: &dyn PollPresenter,
+    ) -> Result<PollAction, AppError> {
+        match parse_poll(args, &self.catalog.ids())
+            .map_err(|e| UserError::BadSchedule(e.to_string()))?
+        {
+            PollCommand::Close => {
+                let (poll, result) = self.close_poll(channel, by, is_admin, now, presenter)?;
+                Ok(PollAction::Closed(poll, Box::new(result)))
+            }
+            PollCommand::Open(spec) => {
+                if self
+                    .store
+                    .open_poll_in(channel.0, &channel.1, &channel.2)?
+                    .is_some()
+                {
+                    return Err(UserError::PollAlreadyOpen.into());
+                }
+                let (pack, version) = self.pack(spec.pack.as_deref())?;
+                let poll = Poll::open(
+                    PollId::new(random_hex(8)?),
+                    random_hex(16)?,
+                    channel,
+                    by.clone(),
+                    &pack,
+                    version,
+                    spec,
+                    user_tz,
+                    now,
+                );
+                self.store.commit(Batch {
+                    poll: Some(poll.clone()),
+                    outbox: presenter.opened(&poll, &pack),
+                    ..Batch::default()
+                })?;
+                Ok(PollAction::Opened(poll))
+            }
+        }
+    }
+
+    /// The open poll with this id and its pack.
+    pub fn open_poll(&self, id: &PollId) -> Result<(Poll, Arc<Pack>), AppError> {
+        let poll = self.store.poll(id)?.ok_or(UserError::PollClosed)?;
+        if poll.state != crate::core::poll::PollState::Open {
+            return Err(UserError::PollClosed.into());
+        }
+        let pack = self.catalog.get(&poll.pack, poll.pack_version)?;
+        Ok((poll, pack))
+    }
+
+    /// A member's answers (question id -> choice id). Answering again replaces their earlier
+    /// answers; only the count of members is shown before the close.
+    pub fn answer_poll(
+        &self,
+        id: &PollId,
+        user: &UserRef,
+        answers: BTreeMap<String, String>,
+        now: i64,
+        presenter: &dyn PollPresenter,
+    ) -> Result<Poll, AppError> {
+        let (mut poll, pack) = self.open_poll(id)?;
+        Answers::from_ids(&pack, answers.iter().map(|(q, c)| (q.as_str(), c.as_str())))
+            .map_err(|e| UserError::BadAnswer(e.to_string()))?;
+        let respondent = poll.respondent_key(user);
+        let first = self
+            .store
+            .poll_response(&poll.id, poll.round, &respondent)?
+            .is_none();
+        if first {
+            poll.respondents += 1;
+        }
+        let response = ResponseKey {
+            poll: poll.id.clone(),
+            round: poll.round,
+            respondent,
+            response: PollResponse {
+                answers,
+                at: now,
+                user: (!poll.spec.anonymous).then(|| user.clone()),
+            },
+        };
+        self.store.commit(Batch {
+            outbox: if first {
+                presenter.progress(&poll, &pack)
+            } else {
+                Vec::new()
+            },
+            poll: Some(poll.clone()),
+            response: Some(response),
+            ..Batch::default()
+        })?;
+        Ok(poll)
+    }
+
+    /// A member's current answers to the open round, to prefill a form.
+    pub fn poll_answers_of(
+        &self,
+        poll: &Poll,
+        user: &UserRef,
+    ) -> Result<BTreeMap<String, String>, AppError> {
+        Ok(self
+            .store
+            .poll_response(&poll.id, poll.round, &poll.respondent_key(user))?
+            .map(|r| r.answers)
+            .unwrap_or_default())
+    }
+
+    /// `/tradeoff poll close`: only the poll's creator or an admin may close it. Ends the
+    /// poll, recurring or not, with a summary of the current round.
+    pub fn close_poll(
+        &self,
+        channel: ChannelKey,
+        by: &UserRef,
+        is_admin: bool,
+        now: i64,
+        presenter: &dyn PollPresenter,
+    ) -> Result<(Poll, RoundResult), AppError> {
+        let mut poll = self
+            .store
+            .open_poll_in(channel.0, &channel.1, &channel.2)?
+            .ok_or(UserError::NoPoll)?;
+        if poll.creator.id != by.id && !is_admin {
+            return Err(UserError::NotPollOwner {
+                creator: poll.creator.name.clone(),
+            }
+            .into());
+        }
+        let result = self.close_round(&mut poll, now, true, presenter)?;
+        Ok((poll, result))
+    }
+
+    fn close_round(
+        &self,
+        poll: &mut Poll,
+        now: i64,
+        end: bool,
+        presenter: &dyn PollPresenter,
+    ) -> Result<RoundResult, AppError> {
+        let pack = self.catalog.get(&poll.pack, poll.pack_version)?;
+        let mut sets = Vec::new();
+        for (_, response) in self.store.poll_responses(&poll.id, poll.round)? {
+            match Answers::from_ids(
+                &pack,
+                response
+                    .answers
+                    .iter()
+                    .map(|(q, c)| (q.as_str(), c.as_str())),
+            ) {
+                Ok(a) => sets.push(a),
+                Err(e) => tracing::warn!(poll = %poll.id, "skipping a stored response: {e}"),
+            }
+        }
+        let result = poll.close_round(&pack, &sets, now);
+        if end {
+            poll.end(now);
+        }
+        self.store.commit(Batch {
+            outbox: presenter.summary(poll, &pack, &result),
+            poll: Some(poll.clone()),
+            ..Batch::default()
+        })?;
+        Ok(result)
+    }
+
+    /// Closes every round and sends every reminder that is due at `now`. Returns how many
+    /// actions it took and when the next one is due.
+    pub fn run_due_polls(
+        &self,
+        now: i64,
+        presenter_for: &dyn Fn(Platform) -> Option<Arc<dyn PollPresenter>>,
+    ) -> (usize, Option<i64>) {
+        let polls = match self.store.open_polls() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("cannot read polls: {e}");
+                return (0, Some(now + 5));
+            }
+        };
+        let mut done = 0;
+        for mut poll in polls {
+            let Some(presenter) = presenter_for(poll.platform) else {
+                continue;
+            };
+            let outcome = match poll.due(now) {
+                Some(Due::Close) => self
+                    .close_round(&mut poll, now, false, presenter.as_ref())
+                    .map(|_| ()),
+                Some(Due::Remind) => self.remind(&mut poll, presenter.as_ref()),
+                None => continue,
+            };
+            match outcome {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    tracing::error!(poll = %poll.id, "scheduled poll action failed: {}", e.user_text())
+                }
+            }
+        }
+        let next = self.store.open_polls().ok().and_then(|polls| {
+            polls
+                .iter()
+                .filter(|p| presenter_for(p.platform).is_some())
+                .filter_map(Poll::next_due)
+                .min()
+        });
+        (done, next)
+    }
+
+    fn remind(&self, poll: &mut Poll, presenter: &dyn PollPresenter) -> Result<(), AppError> {
+        let answered: Vec<String> = self
+            .store
+            .poll_responses(&poll.id, poll.round)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        poll.reminded = true;
+        self.store.commit(Batch {
+            outbox: presenter.reminder(poll, &answered),
+            poll: Some(poll.clone()),
+            ..Batch::default()
+        })?;
+        Ok(())
+    }
+}
+
+/// Runs due poll actions on a clock: at each due time, and at least every 30 seconds (so a
+/// poll opened meanwhile is seen). After a restart, a round whose deadline passed while the
+/// bot was down is closed at once, with a late note.
+pub async fn run_scheduler(
+    app: Arc<App>,
+    presenters: Vec<(Platform, Arc<dyn PollPresenter>, Outbox)>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let lookup = {
+        let presenters = presenters.clone();
+        move |p: Platform| {
+            presenters
+                .iter()
+                .find(|(q, _, _)| *q == p)
+                .map(|(_, pr, _)| pr.clone())
+        }
+    };
+    loop {
+        let now = clock.now_ms() / 1000;
+        let app2 = app.clone();
+        let lookup2 = lookup.clone();
+        let (done, next) = tokio::task::spawn_blocking(move || app2.run_due_polls(now, &lookup2))
+            .await
+            .unwrap_or((0, None));
+        if done > 0 {
+            for (_, _, outbox) in &presenters {
+                outbox.notify();
+            }
+        }
+        let wait = next.map_or(30, |due| (due - now).clamp(1, 30));
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(Duration::from_secs(wait as u64)) => {}
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! Team polls on a real sled store with a controlled clock: open, answer, change an
+//! answer, close (only by the creator or an admin), deadlines, recurring rounds across a
+//! daylight-saving change, restarts, downtime, crashes while posting, anonymity, isolation.
+
+mod common;
+
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tradeoff::app::{App, AppError, UserError};
+use tradeoff::core::ids::{ChannelId, Platform, UserRef, WorkspaceId};
+use tradeoff::core::pack::Pack;
+use tradeoff::core::poll::{Poll, RoundResult};
+use tradeoff::polls::{ChannelKey, PollAction, PollPresenter};
+use tradeoff::store::NewOutbox;
+
+/// Renders poll events as plain JSON ops, so tests can read what would be posted.
+struct Recorder;
+
+fn op(kind: &str, poll: &Poll, body: serde_json::Value) -> NewOutbox {
+    NewOutbox {
+        platform: poll.platform,
+        lane: format!("poll:{}", poll.id),
+        op: json!({ "kind": kind, "poll": poll.id, "round": poll.round, "body": body }),
+        produces: None,
+    }
+}
+
+impl PollPresenter for Recorder {
+    fn opened(&self, poll: &Poll, _: &Pack) -> Vec<NewOutbox> {
+        vec![op("opened", poll, json!(poll.status_line()))]
+    }
+    fn progress(&self, poll: &Poll, _: &Pack) -> Vec<NewOutbox> {
+        vec![op("progress", poll, json!(poll.status_line()))]
+    }
+    fn summary(&self, poll: &Poll, _: &Pack, result: &RoundResult) -> Vec<NewOutbox> {
+        vec![op(
+            "summary",
+            poll,
+            json!({ "round": result.round, "late": result.late_by, "card": result.card.to_text(),
+                    "recommendation": result.card.pick, "respondents": result.team.respondents }),
+        )]
+    }
+    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox> {
+        vec![op("reminder", poll, json!(answered))]
+    }
+}
+
+fn user(id: &str) -> UserRef {
+    UserRef::new(id, format!("user {id}"))
+}
+
+fn channel(ws: &str, ch: &str) -> ChannelKey {
+    (Platform::Slack, WorkspaceId::new(ws), ChannelId::new(ch))
+}
+
+fn answers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(q, c)| ((*q).to_owned(), (*c).to_owned()))
+        .collect()
+}
+
+fn open(app: &App, ch: ChannelKey, args: &str, now: i64) -> Poll {
+    match app
+        .poll_command(ch, &user("U0"), false, args, None, now, &Recorder)
+        .expect("poll opens")
+    {
+        PollAction::Opened(p) => p,
+        PollAction::Closed(..) => panic!("expected a new poll"),
+    }
+}
+
+/// The ops queued so far of one kind.
+fn queued(app: &App, kind: &str) -> Vec<serde_json::Value> {
+    app.store
+        .outbox_pending(Platform::Slack)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message.op)
+        .filter(|op| op["kind"] == kind)
+        .collect()
+}
+
+fn lookup(p: Platform) -> Option<Arc<dyn PollPresenter>> {
+    (p == Platform::Slack).then(|| Arc::new(Recorder) as Arc<dyn PollPresenter>)
+}
+
+const T0: i64 = 1_796_000_000; // 2026-11-30T...Z
+
+#[test]
+fn members_answer_one_changes_and_the_creator_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let poll = open(&app, channel("T1", "C1"), "", T0);
+    for (u, w) in [("U1", "realtime"), ("U2", "realtime"), ("U3", "data_ml")] {
+        app.answer_poll(
+            &poll.id,
+            &user(u),
+            answers(&[("workload", w), ("concurrency", "high")]),
+            T0 + 10,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    // U3 changes their mind: their last answers count, and they are still one member.
+    let p = app
+        .answer_poll(
+            &poll.id,
+            &user("U3"),
+            answers(&[("workload", "realtime"), ("concurrency", "high")]),
+            T0 + 20,
+            &Recorder,
+        )
+        .unwrap();
+    assert_eq!(p.respondents, 3);
+    assert_eq!(
+        queued(&app, "progress").len(),
+        3,
+        "the count is shown as people answer"
+    );
+    for progress in queued(&app, "progress") {
+        let line = progress["body"].as_str().unwrap();
+        assert!(
+            !line.contains("realtime") && !line.contains("Real-time"),
+            "answers never show before the close: {line}"
+        );
+    }
+    // Someone else may not close it; an admin may.
+    let err = app
+        .close_poll(channel("T1", "C1"), &user("U1"), false, T0 + 30, &Recorder)
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::User(UserError::NotPollOwner { .. })),
+        "{err}"
+    );
+    assert!(err.user_text().contains("user U0"), "{}", err.user_text());
+    let (closed, result) = app
+        .close_poll(channel("T1", "C1"), &user("U0"), false, T0 + 30, &Recorder)
+        .unwrap();
+    assert_eq!(result.team.respondents, 3);
+    assert_eq!(result.card.pick, "nodejs");
+    assert_eq!(result.team.split, vec![("Node.js".to_owned(), 3)]);
+    assert!(result.card.to_text().contains("3 teammates answered"));
+    assert_eq!(closed.state, tradeoff::core::poll::PollState::Closed);
+    // Closed: no more answers, and nothing to close.
+    let late = app.answer_poll(
+        &poll.id,
+        &user("U4"),
+        answers(&[("workload", "api")]),
+        T0 + 40,
+        &Recorder,
+    );
+    assert!(matches!(late, Err(AppError::User(UserError::PollClosed))));
+    assert!(matches!(
+        app.close_poll(channel("T1", "C1"), &user("U0"), false, T0 + 50, &Recorder),
+        Err(AppError::User(UserError::NoPoll))
+    ));
+}
+
+#[test]
+fn an_admin_can_close_and_a_bad_answer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let poll = open(&app, channel("T1", "C1"), "for 2d", T0);
+    let bad = app.answer_poll(
+        &poll.id,
+        &user("U1"),
+        answers(&[("workload", "blockchain")]),
+        T0,
+        &Recorder,
+    );
+    assert!(
+        matches!(&bad, Err(AppError::User(UserError::BadAnswer(m))) if m.contains("blockchain"))
+    );
+    match app
+        .poll_command(
+            channel("T1", "C1"),
+            &user("U9"),
+            true,
+            "close",
+            None,
+            T0 + 1,
+            &Recorder,
+        )
+        .unwrap()
+    {
+        PollAction::Closed(_, result) => assert_eq!(result.team.respondents, 0),
+        PollAction::Opened(_) => panic!("close expected"),
+    }
+}
+
+#[test]
+fn polls_in_two_channels_or_workspaces_never_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let a = open(&app, channel("T1", "C1"), "", T0);
+    let b = open(&app, channel("T1", "C2"), "", T0);
+    let c = open(&app, channel("T2", "C1"), "", T0);
+    assert!(a.id != b.id && b.id != c.id);
+    let again = app.poll_command(
+        channel("T1", "C1"),
+        &user("U0"),
+        false,
+        "",
+        None,
+        T0,
+        &Recorder,
+    );
+    assert!(matches!(
+        again,
+        Err(AppError::User(UserError::PollAlreadyOpen))
+    ));
+    for u in ["U1", "U2"] {
+        app.answer_poll(
+            &a.id,
+            &user(u),
+            answers(&[("workload", "data_ml")]),
+            T0,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    app.answer_poll(
+        &c.id,
+        &user("U1"),
+        answers(&[("workload", "realtime")]),
+        T0,
+        &Recorder,
+    )
+    .unwrap();
+    let (_, rb) = app
+        .close_poll(channel("T1", "C2"), &user("U0"), false, T0, &Recorder)
+        .unwrap();
+    let (_, rc) = app
+        .close_poll(channel("T2", "C1"), &user("U0"), false, T0, &Recorder)
+        .unwrap();
+    let (_, ra) = app
+        .close_poll(channel("T1", "C1"), &user("U0"), false, T0, &Recorder)
+        .unwrap();
+    assert_eq!(
+        (
+            ra.team.respondents,
+            rb.team.respondents,
+            rc.team.respondents
+        ),
+        (2, 0, 1)
+    );
+    assert_eq!(ra.card.pick, "python");
+    assert_eq!(rc.card.pick, "nodejs");
+}
+
+#[test]
+fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let poll = open(&app, channel("T1", "C1"), "anonymous for 1d", T0);
+    assert!(poll.spec.anonymous);
+    for u in ["UALICE123", "UBOB45678"] {
+        app.answer_poll(
+            &poll.id,
+            &user(u),
+            answers(&[("workload", "api")]),
+            T0,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    // A member can still change their answers: same respondent, still two.
+    let p = app
+        .answer_poll(
+            &poll.id,
+            &user("UALICE123"),
+            answers(&[("workload", "realtime")]),
+            T0,
+            &Recorder,
+        )
+        .unwrap();
+    assert_eq!(p.respondents, 2);
+    let raw = |app: &App| -> String {
+        let responses = app.store.poll_responses(&poll.id, 1).unwrap();
+        assert_eq!(responses.len(), 2);
+        responses
+            .iter()
+            .map(|(k, r)| format!("{k} {}", serde_json::to_string(r).unwrap()))
+            .collect()
+    };
+    let text = raw(&app);
+    assert!(
+        !text.contains("UALICE123") && !text.contains("UBOB45678") && !text.contains("user U"),
+        "{text}"
+    );
+    drop(app);
+    // Read the sled trees directly: no user id anywhere in the responses.
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let tree = db.open_tree("poll_responses").unwrap();
+    let mut bytes = Vec::new();
+    for item in tree.iter() {
+        let (k, v) = item.unwrap();
+        bytes.extend_from_slice(&k);
+        bytes.extend_from_slice(&v);
+    }
+    let dump = String::from_utf8_lossy(&bytes);
+    assert!(
+        dump.contains("realtime") && dump.contains("api"),
+        "the answers are there"
+    );
+    assert!(
+        !dump.contains("UALICE123") && !dump.contains("UBOB45678"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn the_scheduler_closes_at_the_deadline_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let poll = open(&app, channel("T1", "C1"), "for 2d", T0);
+    app.answer_poll(
+        &poll.id,
+        &user("U1"),
+        answers(&[("workload", "realtime")]),
+        T0 + 5,
+        &Recorder,
+    )
+    .unwrap();
+    assert_eq!(
+        app.run_due_polls(T0 + 2 * 86_400 - 1, &lookup),
+        (0, Some(T0 + 2 * 86_400))
+    );
+    let (done, next) = app.run_due_polls(T0 + 2 * 86_400, &lookup);
+    assert_eq!((done, next), (1, None));
+    assert_eq!(app.run_due_polls(T0 + 2 * 86_400 + 60, &lookup).0, 0);
+    let summaries = queued(&app, "summary");
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(
+        summaries[0]["body"]["late"],
+        serde_json::Value::Null,
+        "on time"
+    );
+    assert_eq!(summaries[0]["body"]["recommendation"], "nodejs");
+}
+
+#[test]
+fn a_restart_before_the_deadline_keeps_the_poll_and_its_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let app = common::app_in(dir.path(), &common::root());
+        let poll = open(&app, channel("T1", "C1"), "for 1d", T0);
+        app.answer_poll(
+            &poll.id,
+            &user("U1"),
+            answers(&[("workload", "data_ml"), ("ai_ml", "core")]),
+            T0 + 5,
+            &Recorder,
+        )
+        .unwrap();
+        poll.id
+    };
+    let app = common::app_in(dir.path(), &common::root());
+    assert_eq!(app.run_due_polls(T0 + 86_400, &lookup).0, 1);
+    let summary = &queued(&app, "summary")[0];
+    assert_eq!(summary["poll"], id.as_str());
+    assert_eq!(summary["body"]["respondents"], 1);
+    assert_eq!(summary["body"]["recommendation"], "python");
+}
+
+#[test]
+fn downtime_across_the_deadline_gives_one_late_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = common::app_in(dir.path(), &common::root());
+        open(
+            &app,
+            channel("T1", "C1"),
+            "until 2026-12-04 17:00 tz Europe/Berlin",
+            T0,
+        );
+    }
+    // Back three hours after the deadline (16:00 UTC).
+    let deadline = chrono::DateTime::parse_from_rfc3339("2026-12-04T16:00:00Z")
+        .unwrap()
+        .timestamp();
+    let app = common::app_in(dir.path(), &common::root());
+    assert_eq!(app.run_due_polls(deadline + 3 * 3600, &lookup).0, 1);
+    assert_eq!(app.run_due_polls(deadline + 3 * 3600 + 30, &lookup).0, 0);
+    let summaries = queued(&app, "summary");
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0]["body"]["late"], 3 * 3600);
+    let card = summaries[0]["body"]["card"].as_str().unwrap();
+    assert!(
+        card.contains("This summary is late") && card.contains("3 h 0 min late"),
+        "{card}"
+    );
+}
+
+#[test]
+fn a_crash_while_posting_neither_loses_nor_doubles_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = common::app_in(dir.path(), &common::root());
+        open(&app, channel("T1", "C1"), "for 1h", T0);
+        // The round closes and its summary is queued in the same write; the process dies
+        // before the outbox posts it.
+        assert_eq!(app.run_due_polls(T0 + 3600, &lookup).0, 1);
+    }
+    let app = common::app_in(dir.path(), &common::root());
+    assert_eq!(
+        app.run_due_polls(T0 + 3700, &lookup).0,
+        0,
+        "the close is not redone"
+    );
+    assert_eq!(
+        queued(&app, "summary").len(),
+        1,
+        "and the summary is still queued, once"
+    );
+}
+
+#[test]
+fn recurring_rounds_report_the_change_and_follow_daylight_saving() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    // Wednesday 2026-10-28 12:00 UTC.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-10-28T12:00:00Z")
+        .unwrap()
+        .timestamp();
+    let poll = open(
+        &app,
+        channel("T1", "C1"),
+        "every friday 16:00 tz America/New_York remind 2h",
+        start,
+    );
+    let first = chrono::DateTime::parse_from_rfc3339("2026-10-30T20:00:00Z")
+        .unwrap()
+        .timestamp();
+    assert_eq!(poll.closes_at, Some(first), "16:00 EDT");
+    assert_eq!(poll.remind_at, Some(first - 7200));
+    for u in ["U1", "U2"] {
+        app.answer_poll(
+            &poll.id,
+            &user(u),
+            answers(&[("workload", "data_ml"), ("ai_ml", "core")]),
+            start,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    app.answer_poll(
+        &poll.id,
+        &user("U3"),
+        answers(&[("workload", "realtime")]),
+        start,
+        &Recorder,
+    )
+    .unwrap();
+
+    // The reminder, once, naming who already answered.
+    assert_eq!(app.run_due_polls(first - 7200, &lookup).0, 1);
+    assert_eq!(app.run_due_polls(first - 7000, &lookup).0, 0);
+    let reminders = queued(&app, "reminder");
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0]["body"].as_array().unwrap().len(), 3);
+
+    assert_eq!(app.run_due_polls(first, &lookup).0, 1);
+    let round2 = app.store.poll(&poll.id).unwrap().unwrap();
+    assert_eq!(round2.round, 2);
+    assert_eq!(round2.respondents, 0);
+    // Clocks fall back on 2026-11-01: the next Friday 16:00 is EST, 21:00 UTC.
+    let second = chrono::DateTime::parse_from_rfc3339("2026-11-06T21:00:00Z")
+        .unwrap()
+        .timestamp();
+    assert_eq!(round2.closes_at, Some(second));
+
+    for u in ["U1", "U2", "U3"] {
+        app.answer_poll(
+            &poll.id,
+            &user(u),
+            answers(&[("workload", "realtime"), ("concurrency", "high")]),
+            first + 60,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        app.run_due_polls(second - 7200, &lookup).0,
+        1,
+        "round 2 has its own reminder"
+    );
+    assert_eq!(app.run_due_polls(second, &lookup).0, 1);
+    assert_eq!(queued(&app, "reminder").len(), 2);
+    let summaries = queued(&app, "summary");
+    let rounds: Vec<u64> = summaries
+        .iter()
+        .map(|s| s["body"]["round"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds, [1, 2]);
+    assert_eq!(summaries[0]["body"]["recommendation"], "python");
+    assert_eq!(summaries[1]["body"]["recommendation"], "nodejs");
+    let card = summaries[1]["body"]["card"].as_str().unwrap();
+    assert!(card.contains("Since round 1"), "{card}");
+    assert!(
+        card.contains("Concurrency and I/O performance up, AI and data ecosystem down"),
+        "{card}"
+    );
+    assert!(
+        card.contains("Node.js now leads by 12 points (was Python by 10)"),
+        "{card}"
+    );
+    assert!(
+        card.contains("recommendation moved from Python to Node.js"),
+        "{card}"
+    );
+    assert!(card.contains("(round 2)"), "{card}");
+}
+
+#[test]
+fn schedules_that_cannot_be_read_get_examples_not_guesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    for (args, mentions) in [
+        ("for two days", "two"),
+        ("until 04/12/2026", "04/12/2026"),
+        ("every fryday 16:00", "fryday"),
+        ("every friday at 4", "at"),
+        ("for 2d tz Mars/Olympus", "Mars/Olympus"),
+        ("for 2d until 2026-12-04", "one of"),
+        ("remind 2h", "deadline"),
+        ("sometime soon", "sometime"),
+    ] {
+        let err = app
+            .poll_command(
+                channel("T1", "C1"),
+                &user("U0"),
+                false,
+                args,
+                None,
+                T0,
+                &Recorder,
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{args:?} should be refused"));
+        let text = err.user_text();
+        assert!(text.contains(mentions), "{args:?}: {text}");
+        assert!(
+            text.contains("Examples:") && text.contains("poll every friday 16:00"),
+            "{args:?}: {text}"
+        );
+    }
+    // Good ones, with the pack named, and the user's zone as the default.
+    let p = match app
+        .poll_command(
+            channel("T1", "C9"),
+            &user("U0"),
+            false,
+            "node-vs-python for 1d12h anonymous",
+            Some("Asia/Tokyo"),
+            T0,
+            &Recorder,
+        )
+        .unwrap()
+    {
+        PollAction::Opened(p) => p,
+        PollAction::Closed(..) => unreachable!(),
+    };
+    assert_eq!(p.closes_at, Some(T0 + 129_600));
+    assert_eq!(p.tz, "Asia/Tokyo");
+    assert!(p.spec.anonymous);
+}
