@@ -10,12 +10,14 @@
 //! - [`app`]: runs the core for one incoming event and persists the result.
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`terminal`]: the conversation on a terminal.
+//! - [`discord`]: the Discord bot (interactions, threads, embeds).
 //! - [`http`]: the one function that builds the HTTP app.
 //! - [`cli`]: the command line.
 
 pub mod app;
 pub mod cli;
 pub mod core;
+pub mod discord;
 pub mod http;
 pub mod outbox;
 pub mod packs;
