@@ -545,7 +545,7 @@ impl DiscordBot {
                     "/channels/{thread}/messages/{}",
                     ref_placeholder(&prompt_ref)
                 ),
-                Some(json!({ "components": [] })),
+                Some(json!({ "components": [], "allowed_mentions": { "parse": [] } })),
             ),
             None,
         );
