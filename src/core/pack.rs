@@ -291,9 +291,9 @@ pub fn parse_pack(
     prompts_text: &str,
 ) -> Result<Pack, PackError> {
     let raw: CriteriaFile =
-        toml::from_str(criteria_text).map_err(|e| toml_error(criteria_name, &e))?;
+        toml::from_str(criteria_text).map_err(|e| toml_error(criteria_name, criteria_text, &e))?;
     let prompts: PromptsFile =
-        toml::from_str(prompts_text).map_err(|e| toml_error(prompts_name, &e))?;
+        toml::from_str(prompts_text).map_err(|e| toml_error(prompts_name, prompts_text, &e))?;
     Validator {
         data: criteria_name,
         prompts: prompts_name,
@@ -301,11 +301,16 @@ pub fn parse_pack(
     .build(raw, prompts)
 }
 
-/// toml's message names the offending key; we add the dotted path to it from the span.
-fn toml_error(file: &str, error: &toml::de::Error) -> PackError {
+/// toml's message names the offending key where serde knows it; we add the line and column.
+fn toml_error(file: &str, text: &str, error: &toml::de::Error) -> PackError {
     let message = error.message().to_owned();
     let field = match error.span() {
-        Some(span) => format!("at byte {}", span.start),
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}")
+        }
         None => "document".to_owned(),
     };
     // Name the field itself where serde told us which one.

@@ -1,0 +1,277 @@
+//! The real binary: `score`'s JSON contract and exit statuses, `packs`, and `chat` killed
+//! mid-way and resumed from the same data directory.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn tradeoff() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeoff"));
+    cmd.current_dir(common::root())
+        .env_remove("TRADEOFF_DATA_DIR")
+        .env_remove("TRADEOFF_PACKS_DIR");
+    cmd
+}
+
+fn score(answers: &str, extra: &[&str]) -> Output {
+    let mut child = tradeoff()
+        .args(["score", "--answers", "-"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn score_prints_the_json_contract() {
+    let out = score(
+        r#"{"workload":"realtime","concurrency":"high"}"#,
+        &["--format", "json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["recommendation"], "nodejs");
+    assert!(["high", "medium", "low"].contains(&v["confidence"].as_str().unwrap()));
+    let scores = v["scores"].as_object().unwrap();
+    assert_eq!(scores.len(), 2);
+    for s in scores.values() {
+        let s = s.as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&s));
+    }
+    assert!(scores["nodejs"].as_f64() > scores["python"].as_f64());
+    let drivers = v["drivers"].as_array().unwrap();
+    assert!(!drivers.is_empty());
+    assert!(drivers[0]["facts"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty()));
+    assert!(v["tradeoffs"].as_array().is_some_and(|t| !t.is_empty()));
+    assert!(v["tradeoffs"][0]["mitigation"].as_str().is_some());
+    let flip = &v["flip"];
+    assert!(
+        flip["question"].is_string()
+            && flip["to"].is_string()
+            && flip["recommendation"].is_string(),
+        "{flip}"
+    );
+}
+
+#[test]
+fn score_reads_a_file_and_prints_a_text_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.json");
+    std::fs::write(&file, r#"{"workload":"data_ml","ai_ml":"core"}"#).unwrap();
+    let out = tradeoff()
+        .args(["score", "--answers"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Recommendation: Python"), "{text}");
+    assert!(text.contains("Node.js") && text.contains("█"), "{text}");
+}
+
+#[test]
+fn unknown_question_or_choice_exits_2_naming_it() {
+    let out = score(
+        r#"{"workload":"realtime","peak_users":"high"}"#,
+        &["--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("peak_users"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+
+    let out = score(r#"{"workload":"blockchain"}"#, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("workload") && e.contains("blockchain"), "{e}");
+
+    let out = score("not json", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("JSON"), "{}", stderr(&out));
+
+    let out = score(r#"{"workload": 3}"#, &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = score("{}", &["--pack", "no-such-pack"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no-such-pack"));
+}
+
+#[test]
+fn score_works_with_the_three_option_fixture_pack() {
+    let out = score(
+        r#"{"volume":"low","routing":"simple","ops_team":"nobody"}"#,
+        &[
+            "--packs-dir",
+            "tests/fixtures/packs",
+            "--pack",
+            "queue-choice",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["recommendation"], "sqs");
+    assert_eq!(v["scores"].as_object().unwrap().len(), 3);
+}
+
+#[test]
+fn packs_lists_and_validates_and_a_broken_pack_stops_start_up() {
+    let out = tradeoff().arg("packs").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("node-vs-python") && text.contains("all valid"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::create_dir_all(dir.path().join("prompts")).unwrap();
+    let (c, p) = common::shipped_sources();
+    std::fs::write(
+        dir.path().join("data/node-vs-python.toml"),
+        c.replace(
+            "ratings = { nodejs = 5, python = 3 }",
+            "ratings = { nodejs = 5 }",
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("prompts/node-vs-python.toml"), p).unwrap();
+    for args in [vec!["packs"], vec!["serve", "--addr", "127.0.0.1:0"]] {
+        let out = tradeoff()
+            .args(&args)
+            .arg("--packs-dir")
+            .arg(dir.path())
+            .arg("--data-dir")
+            .arg(dir.path().join("store"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let e = stderr(&out);
+        assert!(
+            e.contains("data/node-vs-python.toml")
+                && e.contains("criteria[io_concurrency].ratings.python"),
+            "{e}"
+        );
+    }
+}
+
+/// Collects a child's stdout on a thread, so the test can wait for a prompt.
+fn reader(out: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => {
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return seen;
+                }
+            }
+            Err(e) => panic!("never saw {needle:?} ({e}); output so far: {seen:#?}"),
+        }
+    }
+}
+
+fn chat(data: &std::path::Path) -> std::process::Child {
+    tradeoff()
+        .args(["chat", "--user", "ada", "--data-dir"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn chat_killed_mid_way_resumes_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = chat(&data);
+    let rx = reader(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for(&rx, "[1/");
+    writeln!(stdin, "we need live chat").unwrap();
+    wait_for(&rx, "[2/");
+    writeln!(stdin, "over 10k").unwrap();
+    wait_for(&rx, "[3/");
+    // While it runs, a second process on the same directory is refused clearly.
+    let second = chat(&data).wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("in use by another tradeoff process"),
+        "{}",
+        stderr(&second)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Restarted: it picks up at the third question, and a third reply moves it on.
+    let mut child = chat(&data);
+    let rx = reader(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let seen = wait_for(&rx, "[3/");
+    assert!(seen.iter().any(|l| l.contains("Resuming")), "{seen:#?}");
+    writeln!(stdin, "not at all").unwrap();
+    wait_for(&rx, "[4/");
+    drop(stdin);
+    let seen = wait_for(&rx, "Paused");
+    assert!(!seen.is_empty());
+    child.wait().unwrap();
+
+    // Finish it in one go: every remaining answer, then the card.
+    let mut child = chat(&data);
+    let rx = reader(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for(&rx, "[4/");
+    for reply in [
+        "javascript",
+        "experienced",
+        "one language",
+        "event-driven",
+        "months",
+        "standard",
+        "web",
+        "spiky",
+    ] {
+        writeln!(stdin, "{reply}").unwrap();
+    }
+    let seen = wait_for(&rx, "What would change the answer");
+    let text = seen.join("\n");
+    assert!(text.contains("Recommendation: Node.js"), "{text}");
+    assert!(text.contains("Node.js") && text.contains("Python"));
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,210 @@
+//! The sled store on real directories: conversations survive a restart exactly where they
+//! were, packs are versioned, a second process is refused, batches are atomic.
+
+mod common;
+
+use std::sync::Arc;
+use tradeoff::core::conversation::{Input, Next, State};
+use tradeoff::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
+use tradeoff::packs::Catalog;
+use tradeoff::store::{SledStore, Store, StoreError};
+
+fn key(thread: &str) -> ConversationKey {
+    ConversationKey {
+        platform: Platform::Slack,
+        workspace: WorkspaceId::new("T1"),
+        channel: ChannelId::new("C1"),
+        thread: ThreadKey::new(thread),
+        user: None,
+    }
+}
+
+fn ada() -> UserRef {
+    UserRef::new("U1", "Ada")
+}
+
+#[test]
+fn a_conversation_resumes_exactly_where_it_was_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let app = common::app_in(dir.path(), &common::root());
+        app.start(&key("1.0"), None, ada(), 10).unwrap();
+        for (i, reply) in ["realtime", "high", "some"].iter().enumerate() {
+            app.step(
+                &key("1.0"),
+                Input::Text((*reply).into()),
+                &ada(),
+                11 + i as i64,
+            )
+            .unwrap();
+        }
+        app.store.conversation(&key("1.0")).unwrap().unwrap()
+        // The app and its store are dropped here, as when the process stops.
+    };
+    let app = common::app_in(dir.path(), &common::root());
+    let after = app
+        .store
+        .conversation(&key("1.0"))
+        .unwrap()
+        .expect("still there");
+    assert_eq!(after, before);
+    let (pack, _, conversation) = app.open_conversation(&key("1.0")).unwrap().unwrap();
+    assert_eq!(
+        conversation.state,
+        State::Asking(pack.question_index("ml_runtime").unwrap())
+    );
+    let update = app
+        .step(&key("1.0"), Input::Text("hosted".into()), &ada(), 20)
+        .unwrap();
+    assert_eq!(
+        update.transition.next,
+        Next::Ask(pack.question_index("team_skills").unwrap())
+    );
+}
+
+#[test]
+fn conversations_in_different_threads_and_platforms_never_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let discord = ConversationKey {
+        platform: Platform::Discord,
+        ..key("1.0")
+    };
+    app.start(&key("1.0"), None, ada(), 0).unwrap();
+    app.start(&key("2.0"), None, ada(), 0).unwrap();
+    app.start(&discord, None, ada(), 0).unwrap();
+    app.step(&key("1.0"), Input::Text("realtime".into()), &ada(), 1)
+        .unwrap();
+    assert!(app
+        .store
+        .conversation(&key("2.0"))
+        .unwrap()
+        .unwrap()
+        .answers[0]
+        .is_none());
+    assert!(app.store.conversation(&discord).unwrap().unwrap().answers[0].is_none());
+    let in_channel = app
+        .store
+        .conversations_in_channel(
+            Platform::Slack,
+            &WorkspaceId::new("T1"),
+            &ChannelId::new("C1"),
+        )
+        .unwrap();
+    assert_eq!(in_channel.len(), 2);
+    assert!(in_channel.iter().any(|(k, _)| k == &key("1.0")));
+}
+
+#[test]
+fn a_second_process_on_the_same_directory_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStore::open(dir.path()).unwrap();
+    let err = SledStore::open(dir.path()).expect_err("the directory is locked");
+    assert!(matches!(err, StoreError::Locked { .. }));
+    assert!(
+        err.to_string()
+            .contains("in use by another tradeoff process"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_running_conversation_keeps_the_pack_version_it_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = tempfile::tempdir().unwrap();
+    let write = |criteria: &str, prompts: &str| {
+        std::fs::create_dir_all(packs.path().join("data")).unwrap();
+        std::fs::create_dir_all(packs.path().join("prompts")).unwrap();
+        std::fs::write(packs.path().join("data/node-vs-python.toml"), criteria).unwrap();
+        std::fs::write(packs.path().join("prompts/node-vs-python.toml"), prompts).unwrap();
+    };
+    let (c, p) = common::shipped_sources();
+    write(&c, &p);
+    {
+        let app = common::app_in(dir.path(), packs.path());
+        assert_eq!(app.catalog.latest("node-vs-python").unwrap().1, 1);
+        app.start(&key("1.0"), None, ada(), 0).unwrap();
+    }
+    // The operator renames a choice label and restarts.
+    write(
+        &c,
+        &p.replace("label = \"Real-time\"", "label = \"Live features\""),
+    );
+    let app = common::app_in(dir.path(), packs.path());
+    assert_eq!(app.catalog.latest("node-vs-python").unwrap().1, 2);
+    let (pack, version, _) = app.open_conversation(&key("1.0")).unwrap().unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(pack.questions[0].choices[0].label, "Real-time");
+    // A new conversation gets the new version.
+    let update = app.start(&key("2.0"), None, ada(), 0).unwrap();
+    assert_eq!(update.version, 2);
+    assert_eq!(update.pack.questions[0].choices[0].label, "Live features");
+    // Reloading unchanged text does not bump the version.
+    drop(app);
+    let app = common::app_in(dir.path(), packs.path());
+    assert_eq!(app.catalog.latest("node-vs-python").unwrap().1, 2);
+}
+
+#[test]
+fn results_are_kept_per_channel_latest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let finish = |k: &ConversationKey, first: &str, at: i64| {
+        app.start(k, None, ada(), at).unwrap();
+        app.step(k, Input::Text(first.into()), &ada(), at).unwrap();
+        let mut update = app.step(k, Input::Text("skip".into()), &ada(), at).unwrap();
+        while update.transition.next != Next::Finished {
+            update = app.step(k, Input::Text("skip".into()), &ada(), at).unwrap();
+        }
+        update
+    };
+    let err = app
+        .latest_result(
+            Platform::Slack,
+            &WorkspaceId::new("T1"),
+            &ChannelId::new("C1"),
+        )
+        .expect_err("no result yet");
+    assert!(err.user_text().contains("no result"), "{}", err.user_text());
+    finish(&key("1.0"), "data_ml", 100);
+    let last = finish(&key("2.0"), "realtime", 200);
+    assert!(last.outcome.is_some() && last.card().is_some());
+    let (record, card) = app
+        .latest_result(
+            Platform::Slack,
+            &WorkspaceId::new("T1"),
+            &ChannelId::new("C1"),
+        )
+        .unwrap();
+    assert_eq!(record.key, key("2.0"));
+    assert_eq!(record.recommendation, "nodejs");
+    assert_eq!(card.pick, "nodejs");
+    assert_eq!(
+        record.answers.get("workload").map(String::as_str),
+        Some("realtime")
+    );
+}
+
+#[test]
+fn first_time_is_true_once_and_old_keys_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(store.first_time("event:Ev1", 100).unwrap());
+    assert!(!store.first_time("event:Ev1", 101).unwrap());
+    assert!(store.first_time("event:Ev2", 500).unwrap());
+    assert_eq!(store.forget_seen(400).unwrap(), 1);
+    assert!(store.first_time("event:Ev1", 600).unwrap());
+    assert!(!store.first_time("event:Ev2", 600).unwrap());
+}
+
+#[test]
+fn the_catalog_serves_old_versions_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let sources = tradeoff::packs::read_dir(&common::root()).unwrap();
+    let catalog = Catalog::load(store.clone(), sources).unwrap();
+    let (pack, version) = catalog.default_pack().unwrap();
+    let again = catalog.get(&pack.id, version).unwrap();
+    assert_eq!(again.id, pack.id);
+    assert!(catalog.get(&pack.id, version + 7).is_err());
+}
