@@ -45,7 +45,9 @@ async fn forged_stale_or_unsigned_requests_get_401() {
     let mut tampered = body.clone();
     let last = tampered.len() - 2;
     tampered[last] = b' ';
-    let cases: Vec<(&str, Vec<u8>, Option<String>, Option<String>)> = vec![
+    // (what, body, signature, timestamp)
+    type Case = (&'static str, Vec<u8>, Option<String>, Option<String>);
+    let cases: Vec<Case> = vec![
         (
             "tampered body",
             tampered,
