@@ -70,6 +70,17 @@ pub enum Command {
     Serve {
         #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
         addr: String,
+        #[command(flatten)]
+        discord: crate::discord::DiscordArgs,
+    },
+    /// Register the /tradeoff slash command with Discord (a bulk overwrite of the
+    /// application's commands), globally or for one guild.
+    DiscordRegister {
+        /// Register for this guild only; applies at once, handy while testing.
+        #[arg(long)]
+        guild: Option<String>,
+        #[command(flatten)]
+        discord: crate::discord::DiscordArgs,
     },
 }
 
@@ -198,22 +209,78 @@ fn run(cli: Cli) -> Result<(), Exit> {
             println!("{} pack(s), all valid.", loaded.len());
             Ok(())
         }
-        Command::Serve { addr } => {
+        Command::Serve { addr, discord } => {
+            let discord = discord.config().map_err(|e| Exit::usage(e.to_string()))?;
             let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
             let runtime = tokio::runtime::Runtime::new().map_err(Exit::fatal)?;
             runtime
-                .block_on(serve(Arc::new(app), addr))
+                .block_on(serve(Arc::new(app), addr, discord))
                 .map_err(Exit::fatal)
+        }
+        Command::DiscordRegister { guild, discord } => {
+            discord_register(packs_dir, guild.as_deref(), &discord)
         }
     }
 }
 
-async fn serve(app: Arc<App>, addr: String) -> Result<(), String> {
+/// Sends `/tradeoff`, with the loaded packs as the choices of `start`, to Discord.
+fn discord_register(
+    packs_dir: Option<&Path>,
+    guild: Option<&str>,
+    args: &crate::discord::DiscordArgs,
+) -> Result<(), Exit> {
+    use crate::discord::commands;
+    let config = args
+        .config()
+        .map_err(|e| Exit::usage(e.to_string()))?
+        .filter(|c| c.token.is_some())
+        .ok_or_else(|| {
+            Exit::usage("discord-register needs DISCORD_TOKEN and DISCORD_APPLICATION_ID")
+        })?;
+    let packs: Vec<(String, String)> = load_packs(packs_dir)?
+        .into_iter()
+        .map(|(_, p)| (p.id.to_string(), p.title.clone()))
+        .collect();
+    let body = commands::command_definitions(&packs);
+    let rest = crate::discord::rest::Rest::new(&config.api_url, config.token.clone());
+    let runtime = tokio::runtime::Runtime::new().map_err(Exit::fatal)?;
+    runtime
+        .block_on(commands::register(
+            &rest,
+            &config.application_id,
+            guild,
+            &body,
+        ))
+        .map_err(Exit::fatal)?;
+    match guild {
+        Some(g) => println!("Registered /{} in guild {g}.", commands::COMMAND),
+        None => println!(
+            "Registered /{} globally (it can take a while to show up everywhere).",
+            commands::COMMAND
+        ),
+    }
+    Ok(())
+}
+
+async fn serve(
+    app: Arc<App>,
+    addr: String,
+    discord: Option<crate::discord::DiscordConfig>,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, packs = ?app.catalog.ids(), "tradeoff is listening");
-    let router = crate::http::router(crate::http::HttpState { app });
+    let discord = match &discord {
+        Some(config) => Some(crate::discord::spawn(app.clone(), config, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })),
+        None => {
+            tracing::info!("Discord is off: set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_PUBLIC_KEY for the interactions endpoint) to turn it on");
+            None
+        }
+    };
+    let router = crate::http::router(crate::http::HttpState { app, discord });
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

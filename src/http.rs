@@ -10,12 +10,19 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
+    /// Set when Discord's interactions endpoint is configured.
+    pub discord: Option<Arc<crate::discord::DiscordBot>>,
 }
 
 pub fn router(state: HttpState) -> Router {
-    Router::new()
+    let discord = state.discord.clone();
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .with_state(state)
+        .with_state(state);
+    if let Some(bot) = discord {
+        router = router.merge(crate::discord::http::routes(bot));
+    }
+    router
 }
 
 async fn healthz(

@@ -11,12 +11,14 @@
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
 //! - [`terminal`]: the conversation on a terminal.
+//! - [`discord`]: the Discord bot (interactions, threads, embeds).
 //! - [`http`]: the one function that builds the HTTP app.
 //! - [`cli`]: the command line.
 
 pub mod app;
 pub mod cli;
 pub mod core;
+pub mod discord;
 pub mod http;
 pub mod outbox;
 pub mod packs;

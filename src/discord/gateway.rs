@@ -1,0 +1,112 @@
+//! The gateway way in: serenity's client, when `DISCORD_TOKEN` is set (no public URL
+//! needed). Interactions go to the same handler as the HTTP endpoint, and the answer goes
+//! back through the interaction callback; thread replies arrive as MESSAGE_CREATE.
+//!
+//! serenity's `Context` cannot be built outside a running shard, so the event handler only
+//! forwards to [`Gateway`]'s methods, which tests call with the same payloads.
+
+use super::handler::DiscordBot;
+use crate::outbox::Delivery;
+use serenity::all::{GatewayIntents, Ready};
+use serenity::async_trait;
+use serenity::client::{Context, EventHandler};
+use serenity::model::application::Interaction;
+use serenity::model::channel::Message;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Gateway {
+    pub bot: Arc<DiscordBot>,
+}
+
+impl Gateway {
+    /// Handles an interaction and sends its answer to
+    /// `POST /interactions/{id}/{token}/callback`, straight away: the 3 seconds count.
+    pub async fn on_interaction(&self, interaction: Interaction) -> Delivery {
+        let (id, token) = match &interaction {
+            Interaction::Command(c) => (c.id, c.token.clone()),
+            Interaction::Component(c) => (c.id, c.token.clone()),
+            Interaction::Autocomplete(c) => (c.id, c.token.clone()),
+            Interaction::Modal(c) => (c.id, c.token.clone()),
+            // PING never comes through the gateway.
+            _ => return Delivery::Refused("no callback for this interaction".into()),
+        };
+        let bot = self.bot.clone();
+        let response =
+            match tokio::task::spawn_blocking(move || bot.handle_interaction(&interaction)).await {
+                Ok(r) => r,
+                Err(e) => return Delivery::Refused(format!("the interaction handler failed: {e}")),
+            };
+        let body = response.to_json();
+        let delivery = self
+            .bot
+            .rest
+            .call(
+                "POST",
+                &format!("/interactions/{id}/{token}/callback"),
+                Some(&body),
+            )
+            .await;
+        if !matches!(delivery, Delivery::Sent(_)) {
+            tracing::warn!(interaction = %id, "the interaction answer did not go through: {delivery:?}");
+        }
+        delivery
+    }
+
+    pub async fn on_message(&self, message: Message) {
+        let bot = self.bot.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || bot.handle_message(&message)).await {
+            tracing::error!("the message handler failed: {e}");
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for Gateway {
+    async fn ready(&self, _ctx: Context, ready: Ready) {
+        tracing::info!(user = %ready.user.name, "connected to the Discord gateway");
+        self.bot.set_bot_user_id(ready.user.id.to_string());
+    }
+
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        self.on_interaction(interaction).await;
+    }
+
+    async fn message(&self, _ctx: Context, message: Message) {
+        self.on_message(message).await;
+    }
+}
+
+/// The intents the bot asks for: guild messages (thread replies arrive as MESSAGE_CREATE),
+/// and their text when MESSAGE_CONTENT is granted in the developer portal.
+pub fn intents(message_content: bool) -> GatewayIntents {
+    let mut intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES;
+    if message_content {
+        intents |= GatewayIntents::MESSAGE_CONTENT;
+    }
+    intents
+}
+
+/// Connects and runs until the connection fails for good.
+pub async fn run(
+    gateway: Gateway,
+    token: &str,
+    api_url: &str,
+    message_content: bool,
+) -> Result<(), String> {
+    let mut builder = serenity::http::HttpBuilder::new(token);
+    if api_url != super::config::DEFAULT_API_URL {
+        // serenity's rate limiter ignores the proxy (0.12.5): off with it, and 429s are
+        // waited out by our own REST client and outbox.
+        builder = builder.proxy(api_url).ratelimiter_disabled(true);
+    }
+    let mut client =
+        serenity::client::ClientBuilder::new_with_http(builder.build(), intents(message_content))
+            .event_handler(gateway)
+            .await
+            .map_err(|e| format!("cannot set up the Discord client: {e}"))?;
+    client
+        .start()
+        .await
+        .map_err(|e| format!("the Discord gateway stopped: {e}"))
+}

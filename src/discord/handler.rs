@@ -1,0 +1,646 @@
+//! The one handler behind both ways in: the HTTP interactions endpoint and the gateway hand
+//! it the same serenity models, and it answers with the interaction response (the same JSON
+//! either way) after saving the conversation and its follow-up messages in one write.
+//!
+//! A conversation is keyed by the id of the `/tradeoff start` interaction, which exists
+//! before its thread does. Two refs tie things together: `discord:conv:<id>` holds the
+//! guild and channel (for button clicks), and `discord:thread:<thread id>` the
+//! conversation (for written replies, which carry only the thread's id); the outbox's
+//! sender writes the latter once Discord has created the thread.
+
+use super::config::DiscordConfig;
+use super::render::{
+    card_message, display_name, question_heading, question_message, thread_name, ComponentAction,
+    ComponentId, Message,
+};
+use super::rest::{op, thread_ref, Rest};
+use super::verify::RequestVerifier;
+use crate::app::{App, AppError, InternalError, Update, UserError};
+use crate::core::conversation::{Event, Input, Next, State};
+use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
+use crate::core::messages::{answered_line, event_text, prompt};
+use crate::core::text::Command;
+use crate::outbox::{ref_placeholder, Clock, Outbox};
+use crate::store::NewOutbox;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use serenity::model::application::{
+    CommandDataOptionValue, CommandInteraction, ComponentInteraction, ComponentInteractionDataKind,
+    Interaction,
+};
+use serenity::model::channel::{ChannelType, Message as DiscordMessage, PartialChannel};
+use serenity::model::user::User;
+use std::sync::{Arc, RwLock};
+
+/// How long a thread stays open without activity, in minutes (one of Discord's values).
+const AUTO_ARCHIVE_MINUTES: u32 = 1440;
+
+/// The Discord bot: shared by the HTTP endpoint and the gateway.
+pub struct DiscordBot {
+    pub app: Arc<App>,
+    pub outbox: Outbox,
+    pub rest: Rest,
+    pub application_id: String,
+    pub verifier: Option<RequestVerifier>,
+    pub clock: Arc<dyn Clock>,
+    /// The bot's user id, to recognise mentions. The application id until the gateway's
+    /// READY says otherwise (they are the same for every bot made since 2020).
+    bot_user_id: RwLock<String>,
+}
+
+/// An interaction response, as Discord expects it in the HTTP answer or the callback.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    Pong,
+    /// Type 4: a new message in the channel.
+    Message(Message),
+    /// Type 7: the clicked message, updated in place.
+    Update(Message),
+}
+
+impl Response {
+    pub fn to_json(&self) -> Value {
+        match self {
+            Response::Pong => json!({ "type": 1 }),
+            Response::Message(m) => json!({ "type": 4, "data": m.to_json() }),
+            Response::Update(m) => json!({ "type": 7, "data": m.to_json() }),
+        }
+    }
+
+    fn private(text: impl Into<String>) -> Self {
+        Response::Message(Message {
+            content: text.into(),
+            ephemeral: true,
+            ..Default::default()
+        })
+    }
+}
+
+/// Where a conversation lives; stored under [`location_ref`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Location {
+    guild: String,
+    channel: String,
+}
+
+fn location_ref(conversation: &str) -> String {
+    format!("discord:conv:{conversation}")
+}
+
+fn lane(conversation: &str) -> String {
+    format!("discord:{conversation}")
+}
+
+/// Refs produced by a conversation's outbox entries.
+fn produced(conversation: &str, what: &str) -> String {
+    format!("discord:{conversation}:{what}")
+}
+
+fn key_of(location: &Location, conversation: &str) -> ConversationKey {
+    ConversationKey {
+        platform: Platform::Discord,
+        workspace: WorkspaceId::new(location.guild.clone()),
+        channel: ChannelId::new(location.channel.clone()),
+        thread: ThreadKey::new(conversation),
+        user: None,
+    }
+}
+
+fn is_thread(channel: Option<&PartialChannel>) -> bool {
+    channel.is_some_and(|c| {
+        matches!(
+            c.kind,
+            ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+        )
+    })
+}
+
+/// A person: their id, and the name the guild shows for them.
+fn person(user: &User, nick: Option<&str>) -> UserRef {
+    let name = nick
+        .or(user.global_name.as_deref())
+        .unwrap_or(&user.name)
+        .to_owned();
+    UserRef::new(user.id.to_string(), name)
+}
+
+/// The text of a reply with mentions of the bot taken out.
+pub fn strip_mention(content: &str, bot: &str) -> String {
+    content
+        .replace(&format!("<@{bot}>"), " ")
+        .replace(&format!("<@!{bot}>"), " ")
+        .trim()
+        .to_owned()
+}
+
+fn error_response(e: &AppError) -> Response {
+    Response::private(e.user_text())
+}
+
+impl DiscordBot {
+    pub fn new(app: Arc<App>, config: &DiscordConfig, clock: Arc<dyn Clock>) -> Self {
+        let outbox = Outbox::new(app.store.clone(), Platform::Discord);
+        DiscordBot {
+            outbox,
+            rest: Rest::new(&config.api_url, config.token.clone()),
+            application_id: config.application_id.clone(),
+            verifier: config.public_key.and_then(RequestVerifier::new),
+            clock,
+            bot_user_id: RwLock::new(config.application_id.clone()),
+            app,
+        }
+    }
+
+    /// Seconds since the epoch, from the bot's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms().div_euclid(1000)
+    }
+
+    pub fn set_bot_user_id(&self, id: String) {
+        if let Ok(mut slot) = self.bot_user_id.write() {
+            *slot = id;
+        }
+    }
+
+    fn bot_user_id(&self) -> String {
+        self.bot_user_id
+            .read()
+            .map(|id| id.clone())
+            .unwrap_or_else(|_| self.application_id.clone())
+    }
+
+    /// Answers one interaction. Saves what it changes before returning, and wakes the
+    /// outbox, so the answer can be sent at once and the follow-ups go out right after.
+    pub fn handle_interaction(&self, interaction: &Interaction) -> Response {
+        let response = match interaction {
+            Interaction::Ping(_) => Response::Pong,
+            Interaction::Command(c) => self.on_command(c),
+            Interaction::Component(c) => self.on_component(c),
+            _ => Response::private("That kind of interaction is not supported."),
+        };
+        self.outbox.notify();
+        response
+    }
+
+    fn location(&self, conversation: &str) -> Result<Option<ConversationKey>, AppError> {
+        let Some(raw) = self.app.store.get_ref(&location_ref(conversation))? else {
+            return Ok(None);
+        };
+        let location: Location = serde_json::from_str(&raw)
+            .map_err(|e| InternalError::new("stored Discord location", e))?;
+        Ok(Some(key_of(&location, conversation)))
+    }
+
+    /// The conversation living in a thread, if it is one of ours.
+    fn conversation_in_thread(
+        &self,
+        thread: &str,
+    ) -> Result<Option<(String, ConversationKey)>, AppError> {
+        let Some(conversation) = self.app.store.get_ref(&thread_ref(thread))? else {
+            return Ok(None);
+        };
+        Ok(self.location(&conversation)?.map(|key| (conversation, key)))
+    }
+
+    fn on_command(&self, c: &CommandInteraction) -> Response {
+        let Some(sub) = c.data.options.first() else {
+            return Response::private("Use `/tradeoff start`, `result`, `cancel` or `help`.");
+        };
+        let Some(guild) = c.guild_id else {
+            return Response::private(
+                "Use /tradeoff in a server channel: each decision gets its own thread there.",
+            );
+        };
+        let by = person(&c.user, c.member.as_ref().and_then(|m| m.nick.as_deref()));
+        let in_thread = is_thread(c.channel.as_ref());
+        // A thread's parent is the channel the decision belongs to.
+        let channel = c
+            .channel
+            .as_ref()
+            .and_then(|ch| ch.parent_id.filter(|_| in_thread))
+            .unwrap_or(c.channel_id)
+            .to_string();
+        let option = |name: &str| match &sub.value {
+            CommandDataOptionValue::SubCommand(options) => options
+                .iter()
+                .find(|o| o.name == name)
+                .and_then(|o| o.value.as_str()),
+            _ => None,
+        };
+        let result = match sub.name.as_str() {
+            "start" if in_thread => Ok(Response::private(
+                "Start a decision in a text channel, not in a thread: it opens a thread of its own.",
+            )),
+            "start" => self.start(c, &guild.to_string(), &channel, by, option("pack")),
+            "help" => self.help(),
+            "result" => self.result(&guild.to_string(), &channel),
+            "cancel" => self.cancel(c, &guild.to_string(), &channel, in_thread, &by),
+            "poll" => Ok(Response::private(
+                "Team polls are not available on Discord yet. Use `/tradeoff start` for a decision of your own.",
+            )),
+            other => Ok(Response::private(format!(
+                "I don't know `/tradeoff {}`. Try `/tradeoff help`.",
+                display_name(other)
+            ))),
+        };
+        result.unwrap_or_else(|e| error_response(&e))
+    }
+
+    fn start(
+        &self,
+        c: &CommandInteraction,
+        guild: &str,
+        channel: &str,
+        by: UserRef,
+        pack: Option<&str>,
+    ) -> Result<Response, AppError> {
+        let conversation = c.id.to_string();
+        let location = Location {
+            guild: guild.to_owned(),
+            channel: channel.to_owned(),
+        };
+        let key = key_of(&location, &conversation);
+        // Refuse an unknown pack before anything is written.
+        self.app.pack(pack)?;
+        let location_json = serde_json::to_string(&location)
+            .map_err(|e| InternalError::new("Discord location", e))?;
+        self.app
+            .store
+            .put_ref(&location_ref(&conversation), &location_json)?;
+        let origin = produced(&conversation, "origin");
+        let thread = produced(&conversation, "thread");
+        let name = by.name.clone();
+        let update = self.app.start_with(&key, pack, by, self.now(), |u| {
+            let mut ops = vec![
+                // The interaction's answer is the thread's starting message; its id comes
+                // only from Discord, through the token (valid for the first 15 minutes).
+                (
+                    op(
+                        "GET",
+                        format!(
+                            "/webhooks/{}/{}/messages/@original",
+                            self.application_id, c.token
+                        ),
+                        None,
+                    ),
+                    Some(origin.clone()),
+                ),
+                (
+                    {
+                        let mut create = op(
+                            "POST",
+                            format!(
+                                "/channels/{channel}/messages/{}/threads",
+                                ref_placeholder(&origin)
+                            ),
+                            Some(json!({
+                                "name": thread_name(&name),
+                                "auto_archive_duration": AUTO_ARCHIVE_MINUTES,
+                            })),
+                        );
+                        create["index_thread"] = Value::String(conversation.clone());
+                        create
+                    },
+                    Some(thread.clone()),
+                ),
+            ];
+            ops.extend(self.next_step(
+                &conversation,
+                &key,
+                u,
+                &ref_placeholder(&thread),
+                vec![u.pack.intro.clone()],
+            ));
+            self.queue(&conversation, ops)
+        })?;
+        Ok(Response::Message(Message::text(format!(
+            "{} started by **{}**. The questions follow in the thread below.",
+            update.pack.title,
+            display_name(&name)
+        ))))
+    }
+
+    fn help(&self) -> Result<Response, AppError> {
+        let (pack, _) = self.app.pack(None)?;
+        let text = event_text(&pack, &Event::Help).unwrap_or_default();
+        Ok(Response::private(format!(
+            "{text}\n`/tradeoff start` opens a decision in a new thread; `/tradeoff result` shows \
+             the latest result in this channel; `/tradeoff cancel` stops a decision."
+        )))
+    }
+
+    fn result(&self, guild: &str, channel: &str) -> Result<Response, AppError> {
+        let (_, card) = self.app.latest_result(
+            Platform::Discord,
+            &WorkspaceId::new(guild),
+            &ChannelId::new(channel),
+        )?;
+        Ok(Response::Message(card_message(&card)))
+    }
+
+    fn cancel(
+        &self,
+        c: &CommandInteraction,
+        guild: &str,
+        channel: &str,
+        in_thread: bool,
+        by: &UserRef,
+    ) -> Result<Response, AppError> {
+        let found = if in_thread {
+            self.conversation_in_thread(&c.channel_id.to_string())?
+        } else {
+            // Outside a thread: the latest open decision this person started here.
+            let mut open = self.app.store.conversations_in_channel(
+                Platform::Discord,
+                &WorkspaceId::new(guild),
+                &ChannelId::new(channel),
+            )?;
+            open.retain(|(_, conv)| conv.is_open() && conv.started_by.id == by.id);
+            open.sort_by_key(|(_, conv)| conv.started_at);
+            open.pop()
+                .map(|(key, _)| (key.thread.as_str().to_owned(), key))
+        };
+        let Some((conversation, key)) = found else {
+            return Err(UserError::NoConversation.into());
+        };
+        let thread = self
+            .app
+            .store
+            .get_ref(&produced(&conversation, "thread"))?
+            .unwrap_or_else(|| ref_placeholder(&produced(&conversation, "thread")));
+        let update =
+            self.app
+                .step_with(&key, Input::Command(Command::Cancel), by, self.now(), |u| {
+                    let ops = self.after_written(&conversation, &key, u, &thread, by, None, false);
+                    self.queue(&conversation, ops)
+                })?;
+        let text = event_text(&update.pack, &update.transition.event).unwrap_or_default();
+        Ok(Response::Message(Message::text(text)))
+    }
+
+    fn on_component(&self, c: &ComponentInteraction) -> Response {
+        self.click(c).unwrap_or_else(|e| error_response(&e))
+    }
+
+    fn click(&self, c: &ComponentInteraction) -> Result<Response, AppError> {
+        let stale = || Response::private("This button belongs to a decision that has ended.");
+        let Some(id) = ComponentId::parse(&c.data.custom_id) else {
+            return Ok(stale());
+        };
+        let Some(key) = self.location(&id.conversation)? else {
+            return Ok(stale());
+        };
+        let Some(stored) = self.app.store.conversation(&key)? else {
+            return Ok(stale());
+        };
+        let pack = self.app.catalog.get(&stored.pack, stored.pack_version)?;
+        let Some(question) = pack.questions.get(id.question) else {
+            return Ok(stale());
+        };
+        let choice = |index: Option<usize>| {
+            index
+                .and_then(|i| question.choices.get(i))
+                .map(|choice| Input::Choice {
+                    question: question.id.to_string(),
+                    choice: choice.id.to_string(),
+                })
+        };
+        let input = match id.action {
+            ComponentAction::Choice(i) => choice(Some(i)),
+            ComponentAction::Select(_) => match &c.data.kind {
+                ComponentInteractionDataKind::StringSelect { values } => choice(
+                    values
+                        .first()
+                        .and_then(|v| super::render::parse_select_value(v)),
+                ),
+                _ => None,
+            },
+            ComponentAction::Command(command) => {
+                // A command button acts on its own question only, never on a later one.
+                match stored.state {
+                    State::Asking(current) if current != id.question => {
+                        let text = event_text(&pack, &Event::Stale { question: None });
+                        return Ok(Response::private(text.unwrap_or_default()));
+                    }
+                    _ => Some(Input::Command(command)),
+                }
+            }
+        };
+        let Some(input) = input else {
+            return Ok(stale());
+        };
+        let by = person(&c.user, c.member.as_ref().and_then(|m| m.nick.as_deref()));
+        let thread = c.channel_id.to_string();
+        let conversation = id.conversation.clone();
+        let update = self.app.step_with(&key, input, &by, self.now(), |u| {
+            let ops = match u.transition.event {
+                Event::Answered { .. }
+                | Event::Skipped { .. }
+                | Event::WentBack { .. }
+                | Event::Restarted => self.next_step(&conversation, &key, u, &thread, Vec::new()),
+                _ => Vec::new(),
+            };
+            self.queue(&conversation, ops)
+        })?;
+        let heading = question_heading(&question.text);
+        let name = display_name(&by.name);
+        Ok(match update.transition.event {
+            Event::Answered {
+                question, choice, ..
+            } => Response::Update(Message {
+                content: format!(
+                    "{heading}\n{}",
+                    answered_line(&update.pack, question, choice, &name)
+                ),
+                components: Some(Vec::new()),
+                ..Default::default()
+            }),
+            Event::Skipped { .. }
+            | Event::WentBack { .. }
+            | Event::Restarted
+            | Event::Cancelled => Response::Update(Message {
+                content: format!(
+                    "{heading}\n{} ({name})",
+                    event_text(&update.pack, &update.transition.event).unwrap_or_default()
+                ),
+                components: Some(Vec::new()),
+                ..Default::default()
+            }),
+            ref other => Response::private(event_text(&update.pack, other).unwrap_or_default()),
+        })
+    }
+
+    /// Takes a written reply in one of our threads. Replies that are not for us (another
+    /// thread, a bot, an empty text once the mention is gone) are ignored.
+    pub fn handle_message(&self, m: &DiscordMessage) {
+        if m.author.bot || m.guild_id.is_none() {
+            return;
+        }
+        let thread = m.channel_id.to_string();
+        let found = match self.conversation_in_thread(&thread) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("reading a Discord reply: {e}");
+                return;
+            }
+        };
+        let (conversation, key) = found;
+        let text = strip_mention(&m.content, &self.bot_user_id());
+        if text.is_empty() {
+            return;
+        }
+        match self
+            .app
+            .store
+            .first_time(&format!("discord:msg:{}", m.id), self.now())
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!("reading a Discord reply: {e}");
+                return;
+            }
+        }
+        let by = person(&m.author, m.member.as_ref().and_then(|p| p.nick.as_deref()));
+        let reply_to = m.id.to_string();
+        let result = self
+            .app
+            .step_with(&key, Input::Text(text), &by, self.now(), |u| {
+                let ops =
+                    self.after_written(&conversation, &key, u, &thread, &by, Some(&reply_to), true);
+                self.queue(&conversation, ops)
+            });
+        match result {
+            Ok(_) => self.outbox.notify(),
+            // The user error here is only "no conversation", for a thread whose decision
+            // was removed: nothing to say.
+            Err(AppError::User(_)) => {}
+            Err(AppError::Internal(_)) => {} // logged with its id where it was made
+        }
+    }
+
+    /// After a written answer or command: take the buttons off the question it answered,
+    /// then say what happened and ask the next question (or show the card). `say_event`
+    /// is false when the event is told elsewhere (the `/tradeoff cancel` response).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one reply, kept apart"
+    )]
+    fn after_written(
+        &self,
+        conversation: &str,
+        key: &ConversationKey,
+        u: &Update,
+        thread: &str,
+        by: &UserRef,
+        reply_to: Option<&str>,
+        say_event: bool,
+    ) -> Vec<(Value, Option<String>)> {
+        let prompt_ref = produced(conversation, "prompt");
+        let remove_buttons = (
+            op(
+                "PATCH",
+                format!(
+                    "/channels/{thread}/messages/{}",
+                    ref_placeholder(&prompt_ref)
+                ),
+                Some(json!({ "components": [], "allowed_mentions": { "parse": [] } })),
+            ),
+            None,
+        );
+        let event = &u.transition.event;
+        match event {
+            Event::Answered {
+                question, choice, ..
+            } => {
+                let lead = answered_line(&u.pack, *question, *choice, &display_name(&by.name));
+                let mut ops = vec![remove_buttons];
+                ops.extend(self.next_step(conversation, key, u, thread, vec![lead]));
+                ops
+            }
+            Event::Skipped { .. }
+            | Event::WentBack { .. }
+            | Event::Restarted
+            | Event::Cancelled => {
+                let lead: Vec<String> = event_text(&u.pack, event)
+                    .filter(|_| say_event)
+                    .into_iter()
+                    .collect();
+                let mut ops = vec![remove_buttons];
+                ops.extend(self.next_step(conversation, key, u, thread, lead));
+                ops
+            }
+            _ => event_text(&u.pack, event)
+                .map(|text| {
+                    let mut message = Message::text(text);
+                    message.reply_to = reply_to.map(str::to_owned);
+                    post(thread, &message, None)
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// What follows a change: the next question, or the card with a notice in the parent
+    /// channel, or (cancelled) the lead lines alone. `lead` goes first, in the same message.
+    fn next_step(
+        &self,
+        conversation: &str,
+        key: &ConversationKey,
+        u: &Update,
+        thread: &str,
+        lead: Vec<String>,
+    ) -> Vec<(Value, Option<String>)> {
+        match (u.transition.next, u.card()) {
+            (Next::Ask(q), _) => {
+                let p = prompt(&u.pack, &u.conversation, q);
+                let message = question_message(conversation, &p, &lead);
+                vec![post(
+                    thread,
+                    &message,
+                    Some(produced(conversation, "prompt")),
+                )]
+            }
+            (Next::Finished, Some(card)) => {
+                let mut message = card_message(&card);
+                if !lead.is_empty() {
+                    message.content = format!("{}\n\n{}", lead.join("\n\n"), message.content);
+                }
+                let notice = Message::text(format!(
+                    "{}'s decision is done: {}. The full card is in <#{thread}>.",
+                    display_name(&u.conversation.started_by.name),
+                    super::render::escape_markdown(&card.headline())
+                ));
+                vec![
+                    post(thread, &message, None),
+                    post(key.channel.as_str(), &notice, None),
+                ]
+            }
+            _ if !lead.is_empty() => vec![post(thread, &Message::text(lead.join("\n\n")), None)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn queue(&self, conversation: &str, ops: Vec<(Value, Option<String>)>) -> Vec<NewOutbox> {
+        ops.into_iter()
+            .map(|(op, produces)| NewOutbox {
+                platform: Platform::Discord,
+                lane: lane(conversation),
+                op,
+                produces,
+            })
+            .collect()
+    }
+}
+
+fn post(channel: &str, message: &Message, produces: Option<String>) -> (Value, Option<String>) {
+    (
+        op(
+            "POST",
+            format!("/channels/{channel}/messages"),
+            Some(message.to_json()),
+        ),
+        produces,
+    )
+}

@@ -1,0 +1,71 @@
+//! `POST /discord/interactions`: Discord's HTTP way in. The body is read whole (at most
+//! 1 MiB, else 413), its signature and age checked (401), parsed (400), and handed to the
+//! same handler the gateway uses; its answer is the HTTP response.
+
+use super::handler::{DiscordBot, Response};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serenity::model::application::Interaction;
+use std::sync::Arc;
+
+/// Larger bodies are refused with 413 before anything reads them.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// The Discord routes, present when a public key is configured.
+pub fn routes(bot: Arc<DiscordBot>) -> Router {
+    Router::new()
+        .route("/discord/interactions", post(interactions))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(bot)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn interactions(
+    State(bot): State<Arc<DiscordBot>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let Some(verifier) = &bot.verifier else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Err(why) = verifier.verify(
+        header(&headers, "x-signature-ed25519"),
+        header(&headers, "x-signature-timestamp"),
+        &body,
+        bot.now(),
+    ) {
+        tracing::warn!("refused a Discord interaction: {why}");
+        return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return (StatusCode::BAD_REQUEST, "malformed JSON").into_response(),
+    };
+    // PING needs no model: answer it even if serenity's shape for it ever changes.
+    if value.get("type").and_then(serde_json::Value::as_u64) == Some(1) {
+        return Json(Response::Pong.to_json()).into_response();
+    }
+    let interaction: Interaction = match serde_json::from_value(value) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!("an interaction did not parse: {e}");
+            return (StatusCode::BAD_REQUEST, "malformed interaction").into_response();
+        }
+    };
+    // The handler writes to the store (a flushed write): keep it off the async workers.
+    let response = tokio::task::spawn_blocking(move || bot.handle_interaction(&interaction)).await;
+    match response {
+        Ok(r) => Json(r.to_json()).into_response(),
+        Err(e) => {
+            tracing::error!("the interaction handler failed: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

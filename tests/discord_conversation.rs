@@ -1,0 +1,388 @@
+//! A whole decision against the stand-in of Discord's REST API: `/tradeoff start`, the
+//! thread, answers by button and in writing (with back and skip), the summary embed in the
+//! thread and the notice in the channel. Also: rate limits waited out, failures retried or
+//! set aside, and `discord-register`'s bulk overwrite.
+
+mod discord_support;
+
+use discord_support::*;
+use serde_json::{json, Value};
+use serenity::model::channel::Message;
+use tradeoff::core::ids::Platform;
+use tradeoff::discord::gateway::Gateway;
+
+const START_ID: &str = "1180000000000000100";
+
+fn click(thread: &str, custom_id: &str, id: u64) -> Value {
+    let mut c = fixture("component_button");
+    c["id"] = json!(id.to_string());
+    c["channel_id"] = json!(thread);
+    c["channel"]["id"] = json!(thread);
+    c["message"]["channel_id"] = json!(thread);
+    c["data"]["custom_id"] = json!(custom_id);
+    c
+}
+
+fn reply(thread: &str, content: &str, id: u64) -> Message {
+    let mut m = fixture("message_create");
+    m["id"] = json!(id.to_string());
+    m["channel_id"] = json!(thread);
+    m["content"] = json!(content);
+    serde_json::from_value(m).unwrap()
+}
+
+/// The question currently showing: the last message posted in the thread with buttons.
+fn current_question(standin: &StandIn, thread: &str) -> Option<Value> {
+    standin
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| {
+            c.method == "POST"
+                && c.path == format!("/channels/{thread}/messages")
+                && c.body["components"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+        })
+        .map(|c| c.body)
+}
+
+#[tokio::test]
+async fn a_whole_decision_from_start_to_the_summary_embed() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let gateway = Gateway {
+        bot: bot.bot.clone(),
+    };
+
+    bot.interact(&fixture("command_start")).await;
+    assert_eq!(bot.deliver().await.sent, 3);
+    let calls = standin.calls();
+    assert_eq!(calls[0].method, "GET");
+    let origin = calls[1].path.split('/').nth(4).unwrap().to_owned();
+    // The thread is created from the answer's message and has its id.
+    let thread = origin.clone();
+    assert_eq!(
+        calls[1].body,
+        json!({ "name": "Backend decision: Ada Lovelace", "auto_archive_duration": 1440 })
+    );
+    assert!(calls[2].body["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("A few questions about your project"));
+
+    // A reply that does not mention the bot arrives without its text (no MESSAGE_CONTENT
+    // intent): ignored.
+    gateway.on_message(reply(&thread, "", 500)).await;
+    assert!(bot
+        .store
+        .outbox_pending(Platform::Discord)
+        .unwrap()
+        .is_empty());
+
+    let mut id = 1000u64;
+    let mut step = 0;
+    let mut went_back = false;
+    let mut skipped = false;
+    while let Some(question) = current_question(&standin, &thread) {
+        if step > 40 {
+            panic!("the conversation does not end");
+        }
+        let first = &question["components"][0]["components"][0];
+        let custom_id = first["custom_id"].as_str().unwrap().to_owned();
+        let label = first["label"].as_str().unwrap().to_owned();
+        id += 1;
+        let before = standin.calls().len();
+        match step {
+            // Written: the label, mentioning the bot.
+            1 | 4 => {
+                gateway
+                    .on_message(reply(&thread, &format!("<@{APP_ID}> {label}"), id))
+                    .await
+            }
+            // Written commands.
+            2 if !went_back => {
+                went_back = true;
+                gateway
+                    .on_message(reply(&thread, &format!("<@{APP_ID}> back"), id))
+                    .await
+            }
+            3 if !skipped => {
+                skipped = true;
+                gateway
+                    .on_message(reply(&thread, &format!("<@!{APP_ID}> skip"), id))
+                    .await
+            }
+            _ => {
+                let answer = bot.interact(&click(&thread, &custom_id, id)).await;
+                assert_eq!(answer["type"], 7, "{answer}");
+                assert_eq!(answer["data"]["components"], json!([]));
+                assert_sendable(&answer["data"]);
+            }
+        }
+        bot.deliver().await;
+        let new: Vec<Call> = standin.calls()[before..].to_vec();
+        assert!(!new.is_empty(), "step {step} sent nothing");
+        for call in &new {
+            assert_sendable(&call.body);
+            if call.method == "PATCH" {
+                // A written answer takes the buttons off the question it answered.
+                assert_eq!(call.body["components"], json!([]));
+            }
+        }
+        step += 1;
+        if new.iter().any(|c| c.body["embeds"].is_array()) {
+            break;
+        }
+    }
+    assert!(went_back && skipped);
+
+    let calls = standin.calls();
+    let card = calls
+        .iter()
+        .find(|c| c.body["embeds"].is_array())
+        .expect("the summary card was posted");
+    assert_eq!(card.path, format!("/channels/{thread}/messages"));
+    let embed = &card.body["embeds"][0];
+    let description = embed["description"].as_str().unwrap();
+    // Numbers, not only bars: "Node.js 72 / Python 58".
+    let numbers = regex_like_scores(description);
+    assert!(numbers, "{description}");
+    assert!(embed["color"].as_u64().is_some());
+    let fields = embed["fields"].as_array().unwrap();
+    assert_eq!(fields[0]["name"], "Scores");
+    assert!(fields[0]["value"].as_str().unwrap().contains('█'));
+    assert!(fields
+        .iter()
+        .any(|f| f["name"].as_str().unwrap().starts_with("Why: ")));
+    assert!(fields
+        .iter()
+        .any(|f| f["name"].as_str().unwrap().starts_with("Trade-off: ")));
+    assert_eq!(
+        fields.last().unwrap()["name"],
+        "What would change the answer"
+    );
+    assert!(embed["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("questions answered"));
+
+    // And a short notice in the parent channel, linking to the thread.
+    let notice = calls.last().unwrap();
+    assert_eq!(notice.path, format!("/channels/{CHANNEL}/messages"));
+    assert!(notice.body["content"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<#{thread}>")));
+
+    // Every message went out once: nothing left, nothing set aside.
+    assert!(bot
+        .store
+        .outbox_pending(Platform::Discord)
+        .unwrap()
+        .is_empty());
+    assert!(bot.store.outbox_dead_letters().unwrap().is_empty());
+
+    // `/tradeoff result` in the channel shows the same card.
+    let mut result = fixture("command_start");
+    result["id"] = json!("1180000000000000900");
+    // Discord sends a subcommand without arguments with an empty `options`.
+    result["data"]["options"] = json!([{ "name": "result", "type": 1, "options": [] }]);
+    let answer = bot.interact(&result).await;
+    assert_eq!(answer["type"], 4);
+    assert_eq!(answer["data"]["embeds"][0], *embed);
+}
+
+/// True when the text holds "<label> <n> / <label> <n>".
+fn regex_like_scores(text: &str) -> bool {
+    text.split(" · ").any(|part| {
+        let sides: Vec<&str> = part.split(" / ").collect();
+        sides.len() >= 2
+            && sides.iter().all(|s| {
+                s.rsplit_once(' ')
+                    .is_some_and(|(label, n)| !label.is_empty() && n.parse::<u8>().is_ok())
+            })
+    })
+}
+
+#[tokio::test]
+async fn a_cancel_in_the_thread_stops_the_decision() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let gateway = Gateway {
+        bot: bot.bot.clone(),
+    };
+    bot.interact(&fixture("command_start")).await;
+    bot.deliver().await;
+    let thread = standin.calls()[1]
+        .path
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .to_owned();
+    gateway
+        .on_message(reply(&thread, &format!("<@{APP_ID}> cancel"), 77))
+        .await;
+    bot.deliver().await;
+    let calls = standin.calls();
+    let last = calls.last().unwrap();
+    assert!(last.body["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Cancelled."));
+    // A button of the cancelled decision is refused, privately.
+    let answer = bot
+        .interact(&click(&thread, &format!("to:{START_ID}:0:c0"), 78))
+        .await;
+    assert_eq!(answer["data"]["flags"], 64);
+    // The same reply delivered twice is taken once.
+    let before = bot.store.outbox_pending(Platform::Discord).unwrap().len();
+    gateway
+        .on_message(reply(&thread, &format!("<@{APP_ID}> restart"), 77))
+        .await;
+    assert_eq!(
+        bot.store.outbox_pending(Platform::Discord).unwrap().len(),
+        before
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_retried() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    bot.interact(&fixture("command_start")).await;
+
+    standin.force(
+        429,
+        json!({ "message": "You are being rate limited.", "retry_after": 2.5, "global": false }),
+        Some("3"),
+    );
+    let pass = bot.deliver().await;
+    assert_eq!((pass.sent, pass.retried), (0, 1));
+    // The body's float `retry_after` wins over the whole-second header.
+    assert_eq!(pass.next_due_ms, Some(NOW * 1000 + 2500));
+    assert_eq!(standin.calls().len(), 1);
+
+    // Not yet due: nothing is sent, and the lane keeps its order.
+    bot.clock.advance_ms(2499);
+    assert_eq!(bot.deliver().await.sent, 0);
+    assert_eq!(standin.calls().len(), 1);
+
+    bot.clock.advance_ms(1);
+    assert_eq!(bot.deliver().await.sent, 3);
+    let calls = standin.calls();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[0].path, calls[1].path, "the same call, retried");
+
+    // A 5xx is retried too (with backoff); a 4xx other than 429 is set aside for good.
+    let mut second = fixture("command_start");
+    second["id"] = json!("1180000000000000101");
+    bot.interact(&second).await;
+    standin.force(502, json!({ "message": "Bad Gateway" }), None);
+    let pass = bot.deliver().await;
+    assert_eq!(pass.retried, 1);
+    bot.clock.advance_ms(1000);
+    standin.force(
+        403,
+        json!({ "message": "Missing Permissions", "code": 50013 }),
+        None,
+    );
+    let pass = bot.deliver().await;
+    // The refused GET leaves its followers without the ref they need: set aside as well.
+    assert_eq!(pass.refused, 3);
+    let dead = bot.store.outbox_dead_letters().unwrap();
+    assert!(dead[0].1.contains("50013"), "{}", dead[0].1);
+}
+
+#[tokio::test]
+async fn discord_register_sends_a_valid_bulk_overwrite() {
+    let standin = StandIn::start().await;
+    let run = |args: Vec<&'static str>, url: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+                .args(args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("DISCORD_TOKEN", BOT_TOKEN)
+                .env("DISCORD_APPLICATION_ID", APP_ID)
+                .env("DISCORD_API_URL", url)
+                .env_remove("DISCORD_PUBLIC_KEY")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(
+        vec!["discord-register", "--guild", GUILD],
+        standin.url.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(vec!["discord-register"], standin.url.clone())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The token never reaches the output.
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("test-bot-token"));
+    }
+
+    let calls = standin.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].method, "PUT");
+    assert_eq!(
+        calls[0].path,
+        format!("/applications/{APP_ID}/guilds/{GUILD}/commands")
+    );
+    assert_eq!(calls[1].path, format!("/applications/{APP_ID}/commands"));
+    assert_eq!(calls[0].body, calls[1].body);
+    assert_eq!(
+        calls[0].authorization.as_deref(),
+        Some(&*format!("Bot {BOT_TOKEN}"))
+    );
+
+    let body = &calls[0].body;
+    let commands = body.as_array().expect("a bulk overwrite is an array");
+    assert_eq!(commands.len(), 1);
+    let command = &commands[0];
+    assert_eq!(command["name"], "tradeoff");
+    assert_eq!(command["type"], 1);
+    let valid_name = |n: &str| {
+        (1..=32).contains(&n.chars().count())
+            && n.chars().all(|c| {
+                (c.is_alphanumeric() && !c.is_uppercase()) || matches!(c, '-' | '_' | '\'')
+            })
+    };
+    let valid_description = |d: &Value| {
+        d.as_str()
+            .is_some_and(|d| (1..=100).contains(&d.chars().count()))
+    };
+    assert!(valid_description(&command["description"]));
+    let subs = command["options"].as_array().unwrap();
+    let names: Vec<&str> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["start", "poll", "help", "result", "cancel"]);
+    for sub in subs {
+        assert_eq!(sub["type"], 1, "a subcommand");
+        assert!(valid_name(sub["name"].as_str().unwrap()));
+        assert!(valid_description(&sub["description"]));
+    }
+    let pack = &subs[0]["options"][0];
+    assert_eq!(
+        (pack["name"].as_str(), pack["type"].as_u64()),
+        (Some("pack"), Some(3))
+    );
+    assert!(valid_description(&pack["description"]));
+    let choices = pack["choices"].as_array().unwrap();
+    assert!((1..=25).contains(&choices.len()));
+    assert!(choices.iter().any(|c| c["value"] == "node-vs-python"));
+    for c in choices {
+        assert!(valid_description(&c["name"]), "choice name 1-100");
+    }
+}
