@@ -10,12 +10,16 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
+    /// Set when Slack is configured for HTTP delivery: adds the `/slack/*` endpoints.
+    pub slack: Option<crate::slack::http::SlackHttp>,
 }
 
 pub fn router(state: HttpState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .with_state(state)
+    let mut router = Router::new().route("/healthz", get(healthz));
+    if let Some(slack) = state.slack.clone() {
+        router = router.merge(crate::slack::http::routes(slack));
+    }
+    router.with_state(state)
 }
 
 async fn healthz(

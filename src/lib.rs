@@ -9,6 +9,7 @@
 //! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
 //! - [`app`]: runs the core for one incoming event and persists the result.
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
+//! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`http`]: the one function that builds the HTTP app.
 //! - [`cli`]: the command line.
@@ -19,5 +20,6 @@ pub mod core;
 pub mod http;
 pub mod outbox;
 pub mod packs;
+pub mod slack;
 pub mod store;
 pub mod terminal;
