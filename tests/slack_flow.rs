@@ -220,13 +220,37 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
     let calls = stand_in.calls();
     assert_eq!(calls.iter().filter(|c| c.method == "chat.update").count(), 2);
     assert_eq!(questions(&stand_in).len(), 3);
-    let key = h
-        .app
-        .store
-        .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "chat.postEphemeral").count(),
+        0,
+        "a redelivery is not read again (it would not fit the next question)"
+    );
+    let history = |h: &Harness| {
+        let open = h
+            .app
+            .store
+            .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        open[0].1.history.len()
+    };
+    assert_eq!(history(&h), 2, "two answers, not more");
+
+    // Skip, delivered twice and double-clicked: one question skipped, not three.
+    let q = latest_question(&stand_in);
+    let (block, action, value) = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a == "cmd|skip")
         .unwrap();
-    assert_eq!(key.len(), 1);
-    assert_eq!(key[0].1.history.len(), 2, "two answers, not more");
+    let skip = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000003.000001");
+    assert_eq!(h.interact(&skip).await, 200);
+    assert_eq!(h.interact(&skip).await, 200);
+    let skip_again = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000003.000002");
+    assert_eq!(h.interact(&skip_again).await, 200);
+    h.deliver().await;
+    assert_eq!(history(&h), 3);
+    assert_eq!(questions(&stand_in).len(), 4);
+    let calls = stand_in.calls();
 
     // The bot's own messages in the thread are not answers.
     let mut own = fixture("event_bot_message.json");

@@ -233,8 +233,9 @@ impl SlackBot {
             return ephemeral_reply(&UserError::NoConversation.to_string());
         };
         let by = user_ref(&cmd.user, &cmd.user_name);
-        match self.step(key, Input::Command(Command::Cancel), &by) {
-            Ok(u) => ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default()),
+        match self.step(key, Input::Command(Command::Cancel), &by, None) {
+            Ok(Some(u)) => ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default()),
+            Ok(None) => ephemeral_reply(&UserError::NoConversation.to_string()),
             Err(e) => ephemeral_reply(&e.user_text()),
         }
     }
@@ -252,8 +253,7 @@ impl SlackBot {
     }
 
     fn action(&self, a: &ActionRequest) -> Result<(), AppError> {
-        let Some((thread, input)) = render::parse_action(&a.block_id, &a.action_id, &a.value)
-        else {
+        let Some(click) = render::parse_action(&a.block_id, &a.action_id, &a.value) else {
             tracing::debug!(action_id = %a.action_id, "not one of our actions");
             return Ok(());
         };
@@ -268,10 +268,13 @@ impl SlackBot {
         let place = Place {
             team: a.team.clone(),
             channel: a.channel.clone(),
-            thread,
+            thread: click.thread,
         };
         let by = user_ref(&a.user, &a.user_name);
-        match self.step(&place.key(), input, &by) {
+        // A command button acts on the question it was shown with, never a later one: a
+        // double click on Skip must not skip two questions.
+        let only_on = matches!(click.input, Input::Command(_)).then_some(click.question);
+        match self.step(&place.key(), click.input, &by, only_on.as_deref()) {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => {
                 self.tell(&place, &a.user, &e.to_string())?;
@@ -310,7 +313,7 @@ impl SlackBot {
             thread,
         };
         let by = user_ref(&r.user, "");
-        match self.step(&place.key(), Input::Text(r.text.clone()), &by) {
+        match self.step(&place.key(), Input::Text(r.text.clone()), &by, None) {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => self.tell(&place, &r.user, &e.to_string()),
             Err(e) => Err(e),
@@ -318,30 +321,36 @@ impl SlackBot {
     }
 
     /// One input on one conversation, with everything the bot says about it queued in the
-    /// same write.
-    fn step(&self, key: &ConversationKey, input: Input, by: &UserRef) -> Result<Update, AppError> {
+    /// same write. With `only_on`, nothing happens (`None`) unless that question is current.
+    fn step(
+        &self,
+        key: &ConversationKey,
+        input: Input,
+        by: &UserRef,
+        only_on: Option<&str>,
+    ) -> Result<Option<Update>, AppError> {
         let place = Place::from_key(key);
         let update = self.locked(key, || {
-            let before = self
-                .app
-                .open_conversation(key)?
-                .and_then(|(_, _, c)| match c.next() {
-                    Next::Ask(q) => Some((q, c.answers[q].as_ref().map(|a| a.choice))),
-                    _ => None,
-                });
+            let open = self.app.open_conversation(key)?;
+            let before = open.as_ref().and_then(|(pack, _, c)| match c.next() {
+                Next::Ask(q) => Some((q, pack.questions[q].id.to_string())),
+                _ => None,
+            });
+            if let Some(wanted) = only_on {
+                if before.as_ref().map(|(_, id)| id.as_str()) != Some(wanted) {
+                    tracing::info!(question = wanted, "command button of a past question ignored");
+                    return Ok(None);
+                }
+            }
             let clicked = match &input {
                 Input::Choice { question, choice } => Some((question.clone(), choice.clone())),
                 _ => None,
             };
-            self.app.step_with(key, input, by, self.now(), |u| {
-                effects(
-                    &place,
-                    u,
-                    before.map(|(q, _)| q),
-                    clicked.as_ref(),
-                    &by.id.0,
-                )
-            })
+            self.app
+                .step_with(key, input, by, self.now(), |u| {
+                    effects(&place, u, before.map(|(q, _)| q), clicked.as_ref(), &by.id.0)
+                })
+                .map(Some)
         })?;
         self.outbox.notify();
         Ok(update)

@@ -129,8 +129,18 @@ pub mod action_ids {
     }
 }
 
-/// What a click means: the conversation's thread key and the input for the core.
-pub fn parse_action(block_id: &str, action_id: &str, value: &str) -> Option<(String, Input)> {
+/// What a click means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Click {
+    /// The conversation's thread key.
+    pub thread: String,
+    /// The question whose message holds the button.
+    pub question: String,
+    pub input: Input,
+}
+
+/// What a click means: the conversation's thread key, its question, and the core's input.
+pub fn parse_action(block_id: &str, action_id: &str, value: &str) -> Option<Click> {
     let mut parts = block_id.split('|');
     if parts.next()? != PREFIX {
         return None;
@@ -139,17 +149,21 @@ pub fn parse_action(block_id: &str, action_id: &str, value: &str) -> Option<(Str
     let question = parts.next()?.to_owned();
     let input = match action_id.split_once('|') {
         Some(("choice", choice)) => Input::Choice {
-            question,
+            question: question.clone(),
             choice: choice.to_owned(),
         },
         Some(("cmd", name)) => Input::Command(Command::parse(name)?),
         None if action_id == action_ids::SELECT && !value.is_empty() => Input::Choice {
-            question,
+            question: question.clone(),
             choice: value.to_owned(),
         },
         _ => return None,
     };
-    Some((thread, input))
+    Some(Click {
+        thread,
+        question,
+        input,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
