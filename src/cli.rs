@@ -220,8 +220,9 @@ fn run(cli: Cli) -> Result<(), Exit> {
         Command::SlackManifest { url, socket_mode } => {
             let manifest = crate::slack::manifest::manifest(url.as_deref(), socket_mode);
             let json = serde_json::to_string_pretty(&manifest).map_err(Exit::fatal)?;
-            println!("{json}");
-            Ok(())
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{json}")
+                .map_err(|e| Exit::fatal(format!("cannot print the manifest: {e}")))
         }
     }
 }
