@@ -8,7 +8,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +44,9 @@ async fn stand_in(
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let ts = format!("1700000000.{:06}", TS.fetch_add(1, Ordering::Relaxed));
     Json(match method.as_str() {
-        "auth.test" => json!({ "ok": true, "user_id": "UBOT", "team_id": "T1", "url": "https://x.slack.com/", "team": "x", "user": "tradeoff" }),
+        "auth.test" => {
+            json!({ "ok": true, "user_id": "UBOT", "team_id": "T1", "url": "https://x.slack.com/", "team": "x", "user": "tradeoff" })
+        }
         "chat.postMessage" | "chat.update" => {
             json!({ "ok": true, "channel": body["channel"], "ts": ts, "message": { "ts": ts } })
         }
@@ -55,10 +57,13 @@ async fn stand_in(
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mode, addr) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
+    let (mode, addr) = (
+        args.next().unwrap_or_default(),
+        args.next().unwrap_or_default(),
+    );
     let app = match mode.as_str() {
         "bare" => Router::new().route("/slack/commands", post(bare)),
-        "stand-in" => Router::new().route("/api/{method}", post(stand_in)),
+        "stand-in" => Router::new().route("/api/{method}", any(stand_in)),
         _ => {
             eprintln!("usage: slack_bench (bare | stand-in) ADDR");
             std::process::exit(2);

@@ -36,13 +36,24 @@ async fn click_choice(h: &Harness, s: &StandIn, value: &str, user: &str, action_
         .into_iter()
         .find(|(_, a, v)| a.starts_with("choice|") && v == value)
         .unwrap_or_else(|| panic!("no button {value} in {}", q.body));
-    let payload = click(&block, &action, &value, q.ts.as_deref().unwrap(), user, action_ts);
+    let payload = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        user,
+        action_ts,
+    );
     assert_eq!(h.interact(&payload).await, 200);
     h.deliver().await;
 }
 
 fn all_bodies(s: &StandIn) -> String {
-    s.calls().iter().map(|c| c.body.to_string()).collect::<Vec<_>>().join("\n")
+    s.calls()
+        .iter()
+        .map(|c| c.body.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -53,7 +64,10 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
 
     let ack = h.command("start", "U1").await;
     assert_eq!(ack["response_type"], "ephemeral");
-    assert!(stand_in.calls().is_empty(), "nothing is posted before the outbox runs");
+    assert!(
+        stand_in.calls().is_empty(),
+        "nothing is posted before the outbox runs"
+    );
     h.deliver().await;
 
     let calls = stand_in.calls();
@@ -81,12 +95,19 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
         .expect("the answered question is updated");
     assert_eq!(update.body["ts"], calls[1].ts.clone().unwrap().as_str());
     assert_eq!(update.body["text"], "✓ Real-time, chosen by U2");
-    assert!(update.body["blocks"].to_string().contains("chosen by <@U2>"));
+    assert!(update.body["blocks"]
+        .to_string()
+        .contains("chosen by <@U2>"));
     assert!(buttons(&update).is_empty(), "the buttons are gone");
     assert_eq!(question_id(&latest_question(&stand_in)), "concurrency");
 
     // 2. A written reply, entity-escaped as Slack sends it.
-    let r = reply("&gt; 10k users at peak, maybe 100k", &parent_ts, "U3", "Ev001");
+    let r = reply(
+        "&gt; 10k users at peak, maybe 100k",
+        &parent_ts,
+        "U3",
+        "Ev001",
+    );
     assert_eq!(h.event(&r, None).await, 200);
     h.deliver().await;
     assert_eq!(question_id(&latest_question(&stand_in)), "ai_ml");
@@ -94,7 +115,12 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
     // 3. A reply that fits nothing, trying to ping the channel: told only to its author,
     //    and never echoed.
     let before = stand_in.calls().len();
-    let r = reply("&lt;!channel&gt; what do we pick?", &parent_ts, "U3", "Ev002");
+    let r = reply(
+        "&lt;!channel&gt; what do we pick?",
+        &parent_ts,
+        "U3",
+        "Ev002",
+    );
     assert_eq!(h.event(&r, None).await, 200);
     h.deliver().await;
     let told = &stand_in.calls()[before..];
@@ -129,7 +155,14 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
         .into_iter()
         .find(|(_, a, _)| a == "cmd|skip")
         .unwrap();
-    let p = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U1", "1700000001.000004");
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U1",
+        "1700000001.000004",
+    );
     assert_eq!(h.interact(&p).await, 200);
     h.deliver().await;
 
@@ -147,11 +180,21 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
     assert_eq!(card.method, "chat.postMessage");
     assert_eq!(card.body["thread_ts"], parent_ts.as_str());
     assert_eq!(card.body["reply_broadcast"], true);
-    assert!(card.body["text"].as_str().unwrap().starts_with("Recommendation: "));
+    assert!(card.body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Recommendation: "));
     let blocks = card.body["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     let text = card.body["blocks"].to_string();
-    for needle in ["What decided it", "Trade-offs, and how to soften them", "What would change the answer", "Node.js", "Python", "█"] {
+    for needle in [
+        "What decided it",
+        "Trade-offs, and how to soften them",
+        "What would change the answer",
+        "Node.js",
+        "Python",
+        "█",
+    ] {
         assert!(text.contains(needle), "card lacks {needle}: {text}");
     }
     assert!(blocks.last().unwrap()["type"] == "context");
@@ -200,16 +243,43 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
     // The same click delivered twice, and a second genuine click on the same button.
     let q = latest_question(&stand_in);
     let (block, action, value) = buttons(&q)[0].clone();
-    let p = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000001.000001");
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
     assert_eq!(h.interact(&p).await, 200);
     assert_eq!(h.interact(&p).await, 200);
-    let again = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000001.000009");
+    let again = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000009",
+    );
     assert_eq!(h.interact(&again).await, 200);
     h.deliver().await;
     let calls = stand_in.calls();
-    assert_eq!(calls.iter().filter(|c| c.method == "chat.update").count(), 1);
-    assert_eq!(questions(&stand_in).len(), 2, "one next question: {calls:#?}");
-    assert_eq!(calls.iter().filter(|c| c.method == "chat.postEphemeral").count(), 0);
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "chat.update").count(),
+        1
+    );
+    assert_eq!(
+        questions(&stand_in).len(),
+        2,
+        "one next question: {calls:#?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postEphemeral")
+            .count(),
+        0
+    );
 
     // The same event, redelivered by Slack with X-Slack-Retry-Num.
     let r = reply("medium", &parent, "U3", "EvDUP");
@@ -218,10 +288,16 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
     assert_eq!(h.event(&r, Some("2")).await, 200);
     h.deliver().await;
     let calls = stand_in.calls();
-    assert_eq!(calls.iter().filter(|c| c.method == "chat.update").count(), 2);
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "chat.update").count(),
+        2
+    );
     assert_eq!(questions(&stand_in).len(), 3);
     assert_eq!(
-        calls.iter().filter(|c| c.method == "chat.postEphemeral").count(),
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postEphemeral")
+            .count(),
         0,
         "a redelivery is not read again (it would not fit the next question)"
     );
@@ -242,10 +318,24 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
         .into_iter()
         .find(|(_, a, _)| a == "cmd|skip")
         .unwrap();
-    let skip = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000003.000001");
+    let skip = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000003.000001",
+    );
     assert_eq!(h.interact(&skip).await, 200);
     assert_eq!(h.interact(&skip).await, 200);
-    let skip_again = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000003.000002");
+    let skip_again = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000003.000002",
+    );
     assert_eq!(h.interact(&skip_again).await, 200);
     h.deliver().await;
     assert_eq!(history(&h), 3);
@@ -269,22 +359,44 @@ async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_o
     let dir = TempDir::new().unwrap();
     let clock = TestClock::new();
     let h = Harness::start(dir.path(), &stand_in, clock.clone()).await;
-    stand_in.force("chat.postMessage", 429, Some(7), json!({"ok": false, "error": "ratelimited"}));
+    stand_in.force(
+        "chat.postMessage",
+        429,
+        Some(7),
+        json!({"ok": false, "error": "ratelimited"}),
+    );
     stand_in.force("chat.postMessage", 503, None, json!({"ok": false}));
-    stand_in.force("chat.postMessage", 200, None, json!({"ok": false, "error": "internal_error"}));
+    stand_in.force(
+        "chat.postMessage",
+        200,
+        None,
+        json!({"ok": false, "error": "internal_error"}),
+    );
 
     h.command("start", "U1").await;
     let p = h.pass().await;
     assert_eq!((p.sent, p.retried), (0, 1));
-    assert_eq!(p.next_due_ms, Some(clock.now_ms() + 7000), "Retry-After is honoured");
+    assert_eq!(
+        p.next_due_ms,
+        Some(clock.now_ms() + 7000),
+        "Retry-After is honoured"
+    );
     let p = h.pass().await;
-    assert_eq!((p.sent, p.retried), (0, 0), "nothing goes out before Retry-After");
+    assert_eq!(
+        (p.sent, p.retried),
+        (0, 0),
+        "nothing goes out before Retry-After"
+    );
     clock.advance_ms(7000);
     let p = h.pass().await;
     assert_eq!((p.sent, p.retried), (0, 1), "503 retried");
     clock.advance_ms(60_000);
     let p = h.pass().await;
-    assert_eq!((p.sent, p.retried), (0, 1), "ok:false internal_error retried");
+    assert_eq!(
+        (p.sent, p.retried),
+        (0, 1),
+        "ok:false internal_error retried"
+    );
     clock.advance_ms(60_000);
     h.deliver().await;
 
@@ -293,21 +405,52 @@ async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_o
         .into_iter()
         .filter(|c| c.method == "chat.postMessage")
         .collect();
-    assert_eq!(posts.len(), 5, "3 failures, then the parent and the question");
+    assert_eq!(
+        posts.len(),
+        5,
+        "3 failures, then the parent and the question"
+    );
     let delivered: Vec<&Call> = posts.iter().filter(|c| c.ts.is_some()).collect();
     assert_eq!(delivered.len(), 2);
-    assert!(delivered[0].body.get("thread_ts").is_none(), "the parent first, once");
-    assert_eq!(delivered[1].body["thread_ts"], delivered[0].ts.clone().unwrap().as_str());
-    assert!(h.app.store.outbox_pending(Platform::Slack).unwrap().is_empty());
+    assert!(
+        delivered[0].body.get("thread_ts").is_none(),
+        "the parent first, once"
+    );
+    assert_eq!(
+        delivered[1].body["thread_ts"],
+        delivered[0].ts.clone().unwrap().as_str()
+    );
+    assert!(h
+        .app
+        .store
+        .outbox_pending(Platform::Slack)
+        .unwrap()
+        .is_empty());
 
     // A permanent error is set aside, not retried forever.
-    stand_in.force("chat.update", 200, None, json!({"ok": false, "error": "message_not_found"}));
+    stand_in.force(
+        "chat.update",
+        200,
+        None,
+        json!({"ok": false, "error": "message_not_found"}),
+    );
     let q = latest_question(&stand_in);
     let (block, action, value) = buttons(&q)[0].clone();
-    let p = click(&block, &action, &value, q.ts.as_deref().unwrap(), "U2", "1700000001.000001");
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
     assert_eq!(h.interact(&p).await, 200);
     let p = h.pass().await;
-    assert_eq!((p.refused, p.sent), (1, 1), "the update is refused; the next question still goes");
+    assert_eq!(
+        (p.refused, p.sent),
+        (1, 1),
+        "the update is refused; the next question still goes"
+    );
     assert_eq!(h.app.store.outbox_dead_letters().unwrap().len(), 1);
 }
 
@@ -327,7 +470,10 @@ async fn a_restart_between_acknowledgement_and_post_delivers_exactly_once() {
     h.deliver().await;
     let calls = stand_in.calls();
     assert_eq!(calls.len(), 2, "{calls:#?}");
-    assert!(calls[1].body["text"].as_str().unwrap().contains("What will this backend mainly do?"));
+    assert!(calls[1].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("What will this backend mainly do?"));
 
     // The conversation survived too: a reply in the thread is understood.
     let parent = calls[0].ts.clone().unwrap();
@@ -361,7 +507,10 @@ async fn commands_answer_ephemerally_and_cancel_stops_the_thread() {
     assert_eq!(none["response_type"], "ephemeral");
     assert!(none["text"].as_str().unwrap().contains("no result"));
     let nothing = h.command("cancel", "U1").await;
-    assert!(nothing["text"].as_str().unwrap().contains("no decision running"));
+    assert!(nothing["text"]
+        .as_str()
+        .unwrap()
+        .contains("no decision running"));
     let bad_pack = h.command("start no-such-pack", "U1").await;
     assert!(bad_pack["text"].as_str().unwrap().contains("no-such-pack"));
     assert!(stand_in.calls().is_empty());
@@ -371,7 +520,10 @@ async fn commands_answer_ephemerally_and_cancel_stops_the_thread() {
     assert!(cancelled["text"].as_str().unwrap().starts_with("Cancelled"));
     h.deliver().await;
     let calls = stand_in.calls();
-    let last_two: Vec<&str> = calls[calls.len() - 2..].iter().map(|c| c.method.as_str()).collect();
+    let last_two: Vec<&str> = calls[calls.len() - 2..]
+        .iter()
+        .map(|c| c.method.as_str())
+        .collect();
     assert_eq!(last_two, ["chat.update", "chat.postMessage"]);
     assert!(buttons(&calls[calls.len() - 2]).is_empty());
     assert!(h
@@ -389,8 +541,13 @@ async fn url_verification_answers_the_challenge() {
     let dir = TempDir::new().unwrap();
     let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
     let body = fixture("url_verification.json").to_string();
-    let r = h.post_signed("/slack/events", JSON, body.into_bytes(), &[]).await;
+    let r = h
+        .post_signed("/slack/events", JSON, body.into_bytes(), &[])
+        .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+    assert_eq!(
+        v["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
 }

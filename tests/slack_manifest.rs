@@ -10,12 +10,20 @@ fn manifest(args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("the manifest is valid JSON")
 }
 
 fn strings(v: &Value) -> Vec<&str> {
-    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -23,16 +31,30 @@ fn the_http_manifest_has_every_url_event_and_scope() {
     let m = manifest(&["--url", "https://tradeoff.example.com/"]);
     let command = &m["features"]["slash_commands"][0];
     assert_eq!(command["command"], "/tradeoff");
-    assert_eq!(command["url"], "https://tradeoff.example.com/slack/commands");
+    assert_eq!(
+        command["url"],
+        "https://tradeoff.example.com/slack/commands"
+    );
     assert!(command["usage_hint"].as_str().unwrap().contains("start"));
     let settings = &m["settings"];
     assert_eq!(settings["interactivity"]["is_enabled"], true);
-    assert_eq!(settings["interactivity"]["request_url"], "https://tradeoff.example.com/slack/interactions");
-    assert_eq!(settings["event_subscriptions"]["request_url"], "https://tradeoff.example.com/slack/events");
+    assert_eq!(
+        settings["interactivity"]["request_url"],
+        "https://tradeoff.example.com/slack/interactions"
+    );
+    assert_eq!(
+        settings["event_subscriptions"]["request_url"],
+        "https://tradeoff.example.com/slack/events"
+    );
     let events = strings(&settings["event_subscriptions"]["bot_events"]);
     assert!(events.contains(&"message.channels") && events.contains(&"message.groups"));
     let scopes = strings(&m["oauth_config"]["scopes"]["bot"]);
-    for s in ["commands", "chat:write", "channels:history", "groups:history"] {
+    for s in [
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+    ] {
         assert!(scopes.contains(&s), "missing scope {s}");
     }
     assert_eq!(settings["socket_mode_enabled"], false);
@@ -45,7 +67,10 @@ fn the_socket_mode_manifest_needs_no_url() {
     let m = manifest(&["--socket-mode"]);
     assert_eq!(m["settings"]["socket_mode_enabled"], true);
     let text = m.to_string();
-    assert!(!text.contains("request_url") && !text.contains("\"url\""), "{text}");
+    assert!(
+        !text.contains("request_url") && !text.contains("\"url\""),
+        "{text}"
+    );
     assert_eq!(m["features"]["slash_commands"][0]["command"], "/tradeoff");
     assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
 }

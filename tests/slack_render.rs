@@ -33,25 +33,45 @@ fn snapshots_of_the_cards_and_messages() {
     let pack = pack();
     let realtime = card_for(
         &pack,
-        &[("workload", "realtime"), ("concurrency", "high"), ("ai_ml", "none"), ("team_skills", "javascript")],
+        &[
+            ("workload", "realtime"),
+            ("concurrency", "high"),
+            ("ai_ml", "none"),
+            ("team_skills", "javascript"),
+        ],
     );
     assert_within_limits(&render::card(&realtime));
     insta::assert_json_snapshot!("card_realtime_nodejs", json(&render::card(&realtime)));
 
     let ml = card_for(
         &pack,
-        &[("workload", "data_ml"), ("ai_ml", "core"), ("ml_runtime", "in_process"), ("team_skills", "python")],
+        &[
+            ("workload", "data_ml"),
+            ("ai_ml", "core"),
+            ("ml_runtime", "in_process"),
+            ("team_skills", "python"),
+        ],
     );
     insta::assert_json_snapshot!("card_ml_python", json(&render::card(&ml)));
 
-    let hybrid = card_for(&pack, &[("workload", "mixed"), ("ai_ml", "core"), ("concurrency", "high")]);
+    let hybrid = card_for(
+        &pack,
+        &[
+            ("workload", "mixed"),
+            ("ai_ml", "core"),
+            ("concurrency", "high"),
+        ],
+    );
     insta::assert_json_snapshot!("card_mixed", json(&render::card(&hybrid)));
 
     let conversation = Conversation::start(&pack, 1, UserRef::new("U1", "ada"), 0);
     let q = render::question(&pack, &conversation, 0, "t1");
     assert_within_limits(&q);
     insta::assert_json_snapshot!("question_first", json(&q));
-    insta::assert_json_snapshot!("question_answered", json(&render::answered(&pack, 0, 0, "U2")));
+    insta::assert_json_snapshot!(
+        "question_answered",
+        json(&render::answered(&pack, 0, 0, "U2"))
+    );
     insta::assert_json_snapshot!("thread_parent", json(&render::parent(&pack, "U1")));
 }
 
@@ -67,13 +87,20 @@ fn user_and_pack_text_cannot_inject_mrkdwn() {
     card.flip = NASTY.into();
     card.footer = NASTY.into();
     card.scores[0].label = NASTY.into();
-    card.drivers.push(CardItem { title: NASTY.into(), body: NASTY.into() });
+    card.drivers.push(CardItem {
+        title: NASTY.into(),
+        body: NASTY.into(),
+    });
     card.sections.push(CardSection {
         title: NASTY.into(),
-        items: vec![CardItem { title: NASTY.into(), body: NASTY.into() }],
+        items: vec![CardItem {
+            title: NASTY.into(),
+            body: NASTY.into(),
+        }],
     });
     let m = render::card(&card);
-    let mrkdwn: Vec<String> = m.blocks_json()
+    let mrkdwn: Vec<String> = m
+        .blocks_json()
         .as_array()
         .unwrap()
         .iter()
@@ -91,9 +118,18 @@ fn user_and_pack_text_cannot_inject_mrkdwn() {
     // A forged user id is shown escaped, never as a mention.
     let answered = render::answered(&pack, 0, 0, "U1><!channel");
     let text = answered.blocks_json().to_string();
-    assert!(!text.contains("<!channel>") && text.contains("U1&gt;&lt;!channel"), "{text}");
-    assert!(render::answered(&pack, 0, 0, "U2").blocks_json().to_string().contains("<@U2>"));
-    assert_eq!(render::notice(NASTY).blocks_json()[0]["text"]["text"], render::escape(NASTY));
+    assert!(
+        !text.contains("<!channel>") && text.contains("U1&gt;&lt;!channel"),
+        "{text}"
+    );
+    assert!(render::answered(&pack, 0, 0, "U2")
+        .blocks_json()
+        .to_string()
+        .contains("<@U2>"));
+    assert_eq!(
+        render::notice(NASTY).blocks_json()[0]["text"]["text"],
+        render::escape(NASTY)
+    );
 }
 
 /// The built-in pack with every text at the longest the pack format allows (with characters
@@ -142,9 +178,21 @@ fn extreme_pack() -> Pack {
 fn extreme_packs_render_within_every_block_kit_limit() {
     let pack = extreme_pack();
     for answers in [
-        vec![("workload", "realtime"), ("concurrency", "high"), ("team_skills", "javascript")],
-        vec![("workload", "data_ml"), ("ai_ml", "core"), ("ml_runtime", "in_process")],
-        vec![("workload", "mixed"), ("ai_ml", "core"), ("concurrency", "high")],
+        vec![
+            ("workload", "realtime"),
+            ("concurrency", "high"),
+            ("team_skills", "javascript"),
+        ],
+        vec![
+            ("workload", "data_ml"),
+            ("ai_ml", "core"),
+            ("ml_runtime", "in_process"),
+        ],
+        vec![
+            ("workload", "mixed"),
+            ("ai_ml", "core"),
+            ("concurrency", "high"),
+        ],
         vec![],
     ] {
         let card = card_for(&pack, &answers);
@@ -152,19 +200,35 @@ fn extreme_packs_render_within_every_block_kit_limit() {
         assert_within_limits(&m);
         let blocks = m.blocks_json();
         assert_eq!(blocks[0]["type"], "header");
-        assert_eq!(blocks.as_array().unwrap().last().unwrap()["type"], "context", "the footer stays");
+        assert_eq!(
+            blocks.as_array().unwrap().last().unwrap()["type"],
+            "context",
+            "the footer stays"
+        );
         // The numbers are still there, whatever was shortened.
         let text = blocks.to_string();
         for s in &card.scores {
-            assert!(text.contains(&format!("*{}*", s.score)), "score {} missing", s.score);
+            assert!(
+                text.contains(&format!("*{}*", s.score)),
+                "score {} missing",
+                s.score
+            );
         }
     }
     let conversation = Conversation::start(&pack, 1, UserRef::new("U1", "ada"), 0);
     let q = render::question(&pack, &conversation, 0, "t1");
     assert_within_limits(&q);
     let qjson = q.blocks_json();
-    let menu = &qjson.as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap()["elements"][0];
-    assert_eq!(menu["type"], "static_select", "25 choices do not fit as buttons");
+    let menu = &qjson
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap()["elements"][0];
+    assert_eq!(
+        menu["type"], "static_select",
+        "25 choices do not fit as buttons"
+    );
     assert_eq!(menu["options"].as_array().unwrap().len(), 25);
     for qi in 1..pack.questions.len() {
         assert_within_limits(&render::question(&pack, &conversation, qi, "t1"));
@@ -177,7 +241,10 @@ fn extreme_packs_render_within_every_block_kit_limit() {
 #[test]
 fn cards_far_beyond_any_limit_are_shortened_not_refused() {
     let huge = |n: usize| "word ".repeat(n / 5);
-    let item = || CardItem { title: huge(5000), body: huge(10_000) };
+    let item = || CardItem {
+        title: huge(5000),
+        body: huge(10_000),
+    };
     let card = Card {
         title: huge(1000),
         pick: "x".into(),
@@ -186,13 +253,20 @@ fn cards_far_beyond_any_limit_are_shortened_not_refused() {
         confidence: Confidence::Low,
         color: None,
         scores: (0..10)
-            .map(|i| ScoreLine { option: format!("o{i}"), label: huge(200), score: 10 * i as u8 })
+            .map(|i| ScoreLine {
+                option: format!("o{i}"),
+                label: huge(200),
+                score: 10 * i as u8,
+            })
             .collect(),
         drivers: (0..60).map(|_| item()).collect(),
         tradeoffs: (0..60).map(|_| item()).collect(),
         flip: huge(5000),
         sections: (0..20)
-            .map(|i| CardSection { title: format!("section {i}"), items: vec![item(), item()] })
+            .map(|i| CardSection {
+                title: format!("section {i}"),
+                items: vec![item(), item()],
+            })
             .collect(),
         footer: huge(5000),
     };

@@ -21,7 +21,10 @@ fn slacks_official_vector_passes_at_its_own_time() {
     let t: i64 = VECTOR_TS.parse().unwrap();
     assert_eq!(sign(SECRET, VECTOR_TS, VECTOR_BODY.as_bytes()), VECTOR_SIG);
     for now in [t, t + 10, t - 10, t + 300, t - 300] {
-        assert_eq!(check(Some(VECTOR_SIG), Some(VECTOR_TS), VECTOR_BODY, now), Ok(()));
+        assert_eq!(
+            check(Some(VECTOR_SIG), Some(VECTOR_TS), VECTOR_BODY, now),
+            Ok(())
+        );
     }
 }
 
@@ -31,24 +34,49 @@ fn bad_missing_stale_and_future_signatures_are_refused() {
     let s = Some(VECTOR_SIG);
     let ts = Some(VECTOR_TS);
     assert_eq!(check(s, ts, VECTOR_BODY, t + 301), Err(VerifyError::Stale));
-    assert_eq!(check(s, ts, VECTOR_BODY, t - 301), Err(VerifyError::Stale), "from the future");
+    assert_eq!(
+        check(s, ts, VECTOR_BODY, t - 301),
+        Err(VerifyError::Stale),
+        "from the future"
+    );
     assert_eq!(check(None, ts, VECTOR_BODY, t), Err(VerifyError::Missing));
     assert_eq!(check(s, None, VECTOR_BODY, t), Err(VerifyError::Missing));
-    assert_eq!(check(s, Some("soon"), VECTOR_BODY, t), Err(VerifyError::BadTimestamp));
+    assert_eq!(
+        check(s, Some("soon"), VECTOR_BODY, t),
+        Err(VerifyError::BadTimestamp)
+    );
     let tampered = VECTOR_BODY.replace("text=", "text=start");
     assert_eq!(check(s, ts, &tampered, t), Err(VerifyError::Mismatch));
-    assert_eq!(check(Some("v0=zz"), ts, VECTOR_BODY, t), Err(VerifyError::Mismatch));
-    assert_eq!(check(Some(&VECTOR_SIG[3..]), ts, VECTOR_BODY, t), Err(VerifyError::Mismatch));
+    assert_eq!(
+        check(Some("v0=zz"), ts, VECTOR_BODY, t),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(
+        check(Some(&VECTOR_SIG[3..]), ts, VECTOR_BODY, t),
+        Err(VerifyError::Mismatch)
+    );
     // Signed for another time: the timestamp is part of what is signed.
-    assert_eq!(check(s, Some("1531420619"), VECTOR_BODY, t), Err(VerifyError::Mismatch));
+    assert_eq!(
+        check(s, Some("1531420619"), VECTOR_BODY, t),
+        Err(VerifyError::Mismatch)
+    );
     assert_eq!(
         verify("another-secret", s, ts, VECTOR_BODY.as_bytes(), t),
         Err(VerifyError::Mismatch)
     );
-    assert_eq!(verify("", s, ts, VECTOR_BODY.as_bytes(), t), Err(VerifyError::Mismatch));
+    assert_eq!(
+        verify("", s, ts, VECTOR_BODY.as_bytes(), t),
+        Err(VerifyError::Mismatch)
+    );
 }
 
-async fn post(h: &Harness, path: &str, ts: Option<String>, sig: Option<String>, body: Vec<u8>) -> u16 {
+async fn post(
+    h: &Harness,
+    path: &str,
+    ts: Option<String>,
+    sig: Option<String>,
+    body: Vec<u8>,
+) -> u16 {
     let mut req = h
         .http
         .post(format!("http://{}{path}", h.addr))
@@ -70,23 +98,51 @@ async fn the_endpoints_refuse_what_is_not_signed_right_and_process_nothing() {
     let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
     let now = h.clock.secs();
     let body = form(&fixture("slash_command.json")).into_bytes();
-    let good = |t: i64| (Some(t.to_string()), Some(sign(SECRET, &t.to_string(), &body)));
+    let good = |t: i64| {
+        (
+            Some(t.to_string()),
+            Some(sign(SECRET, &t.to_string(), &body)),
+        )
+    };
     for path in ["/slack/commands", "/slack/interactions", "/slack/events"] {
-        assert_eq!(post(&h, path, None, None, body.clone()).await, 401, "{path} unsigned");
+        assert_eq!(
+            post(&h, path, None, None, body.clone()).await,
+            401,
+            "{path} unsigned"
+        );
         let (ts, _) = good(now);
         assert_eq!(post(&h, path, ts.clone(), None, body.clone()).await, 401);
         let wrong = Some(sign("not-the-secret", &now.to_string(), &body));
-        assert_eq!(post(&h, path, ts, wrong, body.clone()).await, 401, "{path} forged");
+        assert_eq!(
+            post(&h, path, ts, wrong, body.clone()).await,
+            401,
+            "{path} forged"
+        );
         let (ts, sig) = good(now - 301);
-        assert_eq!(post(&h, path, ts, sig, body.clone()).await, 401, "{path} stale");
+        assert_eq!(
+            post(&h, path, ts, sig, body.clone()).await,
+            401,
+            "{path} stale"
+        );
         let (ts, sig) = good(now + 301);
-        assert_eq!(post(&h, path, ts, sig, body.clone()).await, 401, "{path} future");
+        assert_eq!(
+            post(&h, path, ts, sig, body.clone()).await,
+            401,
+            "{path} future"
+        );
     }
     // The same request, signed right, is accepted: the refusals were about the signature.
     let (ts, sig) = good(now);
-    assert_eq!(post(&h, "/slack/commands", ts, sig, body.clone()).await, 200);
+    assert_eq!(
+        post(&h, "/slack/commands", ts, sig, body.clone()).await,
+        200
+    );
     h.deliver().await;
-    assert_eq!(stand_in.calls().len(), 2, "only the signed start did anything");
+    assert_eq!(
+        stand_in.calls().len(),
+        2,
+        "only the signed start did anything"
+    );
     let open = h
         .app
         .store
@@ -110,14 +166,22 @@ async fn oversized_bodies_get_413_and_malformed_ones_400() {
         ("/slack/commands", b"\xff\xfe"),
         ("/slack/interactions", b"payload=%7Bnot json"),
         ("/slack/interactions", b"nothing=here"),
-        ("/slack/interactions", b"payload=%7B%22type%22%3A%22block_actions%22%7D"),
+        (
+            "/slack/interactions",
+            b"payload=%7B%22type%22%3A%22block_actions%22%7D",
+        ),
         ("/slack/events", b"{\"type\":\"event_callback\"}"),
         ("/slack/events", b"[1,2,3]"),
         ("/slack/events", b""),
     ];
     for (path, body) in malformed {
         let r = h.post_signed(path, FORM, body.to_vec(), &[]).await;
-        assert_eq!(r.status(), 400, "{path} {:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            r.status(),
+            400,
+            "{path} {:?}",
+            String::from_utf8_lossy(body)
+        );
     }
     assert!(stand_in.calls().is_empty());
 }

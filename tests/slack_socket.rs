@@ -66,24 +66,41 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
 
     // A slash command: the answer travels in the acknowledgement.
     let command = fixture("slash_command.json");
-    send(&mut ws, json!({
-        "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
-        "payload": command
-    }))
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
+            "payload": command
+        }),
+    )
     .await;
     let ack = next_json(&mut ws).await;
     assert_eq!(ack["envelope_id"], "env-1");
     assert_eq!(ack["payload"]["response_type"], "ephemeral");
-    assert!(ack["payload"]["text"].as_str().unwrap().starts_with("Starting"));
+    assert!(ack["payload"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Starting"));
     h.deliver().await;
-    let posts: Vec<Call> = stand_in.calls().into_iter().filter(|c| c.method == "chat.postMessage").collect();
+    let posts: Vec<Call> = stand_in
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
     assert_eq!(posts.len(), 2);
     let parent = posts[0].ts.clone().unwrap();
     let question = posts[1].clone();
 
     // A click, then a thread reply, as Socket Mode envelopes.
     let (block, action, value) = buttons(&question)[0].clone();
-    let p = click(&block, &action, &value, question.ts.as_deref().unwrap(), "U2", "1700000001.000001");
+    let p = click(
+        &block,
+        &action,
+        &value,
+        question.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
     send(&mut ws, json!({
         "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false, "payload": p
     }))
@@ -98,16 +115,26 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
             "accepts_response_payload": false, "retry_attempt": retry, "retry_reason": "", "payload": r
         }))
         .await;
-        assert_eq!(next_json(&mut ws).await["envelope_id"], format!("env-3-{retry}"));
+        assert_eq!(
+            next_json(&mut ws).await["envelope_id"],
+            format!("env-3-{retry}")
+        );
     }
     h.deliver().await;
 
     let calls = stand_in.calls();
     let updates: Vec<&Call> = calls.iter().filter(|c| c.method == "chat.update").collect();
-    assert_eq!(updates.len(), 2, "one click and one reply (its redelivery ignored)");
+    assert_eq!(
+        updates.len(),
+        2,
+        "one click and one reply (its redelivery ignored)"
+    );
     assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by U2");
     assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by U3");
-    let posts = calls.iter().filter(|c| c.method == "chat.postMessage").count();
+    let posts = calls
+        .iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .count();
     assert_eq!(posts, 4, "parent and three questions");
     socket.shutdown().await;
 }

@@ -234,7 +234,9 @@ impl SlackBot {
         };
         let by = user_ref(&cmd.user, &cmd.user_name);
         match self.step(key, Input::Command(Command::Cancel), &by, None) {
-            Ok(Some(u)) => ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default()),
+            Ok(Some(u)) => {
+                ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default())
+            }
             Ok(None) => ephemeral_reply(&UserError::NoConversation.to_string()),
             Err(e) => ephemeral_reply(&e.user_text()),
         }
@@ -338,7 +340,10 @@ impl SlackBot {
             });
             if let Some(wanted) = only_on {
                 if before.as_ref().map(|(_, id)| id.as_str()) != Some(wanted) {
-                    tracing::info!(question = wanted, "command button of a past question ignored");
+                    tracing::info!(
+                        question = wanted,
+                        "command button of a past question ignored"
+                    );
                     return Ok(None);
                 }
             }
@@ -348,7 +353,13 @@ impl SlackBot {
             };
             self.app
                 .step_with(key, input, by, self.now(), |u| {
-                    effects(&place, u, before.map(|(q, _)| q), clicked.as_ref(), &by.id.0)
+                    effects(
+                        &place,
+                        u,
+                        before.map(|(q, _)| q),
+                        clicked.as_ref(),
+                        &by.id.0,
+                    )
                 })
                 .map(Some)
         })?;

@@ -2,7 +2,10 @@
 //! every call and can be told to fail, a controlled clock, the bot served on port 0, and
 //! signed requests built from the fixtures in `tests/fixtures/slack/`.
 
-#![allow(dead_code, reason = "each test file uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -110,7 +113,7 @@ impl StandIn {
     pub fn accepted(&self) -> Vec<Call> {
         self.calls()
             .into_iter()
-            .filter(|c| c.status == 200 && c.ts.is_some() || c.status == 200 && c.method == "chat.postEphemeral")
+            .filter(|c| c.status == 200 && (c.ts.is_some() || c.method == "chat.postEphemeral"))
             .collect()
     }
 
@@ -156,11 +159,15 @@ async fn api(
         call.status = f.status;
         let mut r = (StatusCode::from_u16(f.status).unwrap(), Json(f.body)).into_response();
         if let Some(s) = f.retry_after {
-            r.headers_mut().insert("retry-after", s.to_string().parse().unwrap());
+            r.headers_mut()
+                .insert("retry-after", s.to_string().parse().unwrap());
         }
         r
     } else {
-        let ts = format!("{START}.{:06}", state.next_ts.fetch_add(100, Ordering::SeqCst));
+        let ts = format!(
+            "{START}.{:06}",
+            state.next_ts.fetch_add(100, Ordering::SeqCst)
+        );
         let channel = body["channel"].clone();
         match method.as_str() {
             "chat.postMessage" => {
@@ -327,13 +334,21 @@ impl Harness {
 
     pub async fn event(&self, event: &Value, retry: Option<&str>) -> u16 {
         let extra: Vec<(&str, &str)> = match retry {
-            Some(n) => vec![("x-slack-retry-num", n), ("x-slack-retry-reason", "http_timeout")],
+            Some(n) => vec![
+                ("x-slack-retry-num", n),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
             None => vec![],
         };
-        self.post_signed("/slack/events", JSON, event.to_string().into_bytes(), &extra)
-            .await
-            .status()
-            .as_u16()
+        self.post_signed(
+            "/slack/events",
+            JSON,
+            event.to_string().into_bytes(),
+            &extra,
+        )
+        .await
+        .status()
+        .as_u16()
     }
 }
 
@@ -359,7 +374,14 @@ pub fn form(fields: &Value) -> String {
 }
 
 /// A click on `action_id` in the actions block `block_id` of the message at `message_ts`.
-pub fn click(block_id: &str, action_id: &str, value: &str, message_ts: &str, user: &str, action_ts: &str) -> Value {
+pub fn click(
+    block_id: &str,
+    action_id: &str,
+    value: &str,
+    message_ts: &str,
+    user: &str,
+    action_ts: &str,
+) -> Value {
     let mut p = fixture("block_actions.json");
     p["user"]["id"] = json!(user);
     p["container"]["message_ts"] = json!(message_ts);
