@@ -71,7 +71,18 @@ pub enum Command {
         #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
         addr: String,
         #[command(flatten)]
+        slack: crate::slack::SlackArgs,
+        #[command(flatten)]
         discord: crate::discord::DiscordArgs,
+    },
+    /// Print the Slack app manifest (JSON) to paste into "Create an app → From a manifest".
+    SlackManifest {
+        /// Where `tradeoff serve` is reachable from Slack, e.g. https://tradeoff.example.com.
+        #[arg(long, required_unless_present = "socket_mode")]
+        url: Option<String>,
+        /// Connect by Socket Mode instead (no public URL; needs SLACK_APP_TOKEN).
+        #[arg(long)]
+        socket_mode: bool,
     },
     /// Register the /tradeoff slash command with Discord (a bulk overwrite of the
     /// application's commands), globally or for one guild.
@@ -209,13 +220,25 @@ fn run(cli: Cli) -> Result<(), Exit> {
             println!("{} pack(s), all valid.", loaded.len());
             Ok(())
         }
-        Command::Serve { addr, discord } => {
+        Command::Serve {
+            addr,
+            slack,
+            discord,
+        } => {
+            let slack = slack.config().map_err(|e| Exit::usage(e.to_string()))?;
             let discord = discord.config().map_err(|e| Exit::usage(e.to_string()))?;
             let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
             let runtime = tokio::runtime::Runtime::new().map_err(Exit::fatal)?;
             runtime
-                .block_on(serve(Arc::new(app), addr, discord))
+                .block_on(serve(Arc::new(app), addr, slack, discord))
                 .map_err(Exit::fatal)
+        }
+        Command::SlackManifest { url, socket_mode } => {
+            let manifest = crate::slack::manifest::manifest(url.as_deref(), socket_mode);
+            let json = serde_json::to_string_pretty(&manifest).map_err(Exit::fatal)?;
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{json}")
+                .map_err(|e| Exit::fatal(format!("cannot print the manifest: {e}")))
         }
         Command::DiscordRegister { guild, discord } => {
             discord_register(packs_dir, guild.as_deref(), &discord)
@@ -265,28 +288,51 @@ fn discord_register(
 async fn serve(
     app: Arc<App>,
     addr: String,
+    slack: Option<crate::slack::SlackConfig>,
     discord: Option<crate::discord::DiscordConfig>,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let slack = match slack {
+        Some(config) => Some(crate::slack::start(app.clone(), config, stopped.clone()).await?),
+        None => {
+            tracing::info!(
+                "Slack is off: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to turn it on"
+            );
+            None
+        }
+    };
     tracing::info!(%addr, packs = ?app.catalog.ids(), "tradeoff is listening");
     let discord = match &discord {
-        Some(config) => Some(crate::discord::spawn(app.clone(), config, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })),
+        Some(config) => {
+            let mut stopped = stopped.clone();
+            Some(crate::discord::spawn(app.clone(), config, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        }
         None => {
             tracing::info!("Discord is off: set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_PUBLIC_KEY for the interactions endpoint) to turn it on");
             None
         }
     };
-    let router = crate::http::router(crate::http::HttpState { app, discord });
-    axum::serve(listener, router)
+    let router = crate::http::router(crate::http::HttpState {
+        app,
+        slack: slack.as_ref().and_then(|s| s.http.clone()),
+        discord,
+    });
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"));
+    let _ = stop.send(true);
+    if let Some(s) = slack {
+        s.shutdown().await;
+    }
+    served
 }
 
 fn score(

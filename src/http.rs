@@ -10,15 +10,19 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
+    /// Set when Slack is configured for HTTP delivery: adds the `/slack/*` endpoints.
+    pub slack: Option<crate::slack::http::SlackHttp>,
     /// Set when Discord's interactions endpoint is configured.
     pub discord: Option<Arc<crate::discord::DiscordBot>>,
 }
 
 pub fn router(state: HttpState) -> Router {
+    let mut router = Router::new().route("/healthz", get(healthz));
+    if let Some(slack) = state.slack.clone() {
+        router = router.merge(crate::slack::http::routes(slack));
+    }
     let discord = state.discord.clone();
-    let mut router = Router::new()
-        .route("/healthz", get(healthz))
-        .with_state(state);
+    let mut router = router.with_state(state);
     if let Some(bot) = discord {
         router = router.merge(crate::discord::http::routes(bot));
     }

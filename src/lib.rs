@@ -10,6 +10,7 @@
 //! - [`app`]: runs the core for one incoming event and persists the result.
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
+//! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`discord`]: the Discord bot (interactions, threads, embeds).
 //! - [`http`]: the one function that builds the HTTP app.
@@ -23,5 +24,6 @@ pub mod http;
 pub mod outbox;
 pub mod packs;
 pub mod polls;
+pub mod slack;
 pub mod store;
 pub mod terminal;

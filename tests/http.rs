@@ -11,6 +11,7 @@ use tradeoff::http::{router, HttpState};
 fn state(dir: &std::path::Path) -> HttpState {
     HttpState {
         app: Arc::new(common::app_in(dir, &common::root())),
+        slack: None,
         discord: None,
     }
 }

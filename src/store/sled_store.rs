@@ -58,7 +58,12 @@ impl SledStore {
                 path: dir.to_path_buf(),
             });
         }
-        let db = sled::Config::new().path(dir.join("db")).open()?;
+        // sled's default page cache is 1 GiB; the bot's working set (open conversations, the
+        // outbox) is small, and a chat bot should not grow to hundreds of MB under load.
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(16 * 1024 * 1024)
+            .open()?;
         Ok(SledStore {
             packs: db.open_tree("packs")?,
             conversations: db.open_tree("conversations")?,

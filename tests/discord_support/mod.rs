@@ -274,6 +274,7 @@ impl TestBot {
         let bot = Arc::new(DiscordBot::new(app.clone(), &config, clock.clone()));
         let router = tradeoff::http::router(tradeoff::http::HttpState {
             app,
+            slack: None,
             discord: Some(bot.clone()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

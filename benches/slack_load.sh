@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Load on `POST /slack/commands` (`/tradeoff start`, signed): `tradeoff serve` with its
+# store write and outbox, next to a bare axum handler doing only the same signature check,
+# in the same run. Each server is pinned to one core (taskset -c 1); wrk runs on core 0.
+#
+#   benches/slack_load.sh [DURATION_SECONDS] [CONNECTIONS]
+#
+# Needs wrk (Debian: apt-get install -y wrk), openssl, taskset. Builds in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-15}
+CONNECTIONS=${2:-50}
+SECRET=load-test-signing-secret
+PORT_SERVE=39301 PORT_BARE=39302 PORT_API=39303
+
+cargo build --release --quiet --bin tradeoff --example slack_bench
+BIN=${CARGO_TARGET_DIR:-target}/release
+DATA=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+taskset -c 0 "$BIN/examples/slack_bench" stand-in "127.0.0.1:$PORT_API" & PIDS+=($!)
+SLACK_SIGNING_SECRET=$SECRET taskset -c 1 "$BIN/examples/slack_bench" bare "127.0.0.1:$PORT_BARE" & PIDS+=($!)
+BARE_PID=$!
+RUST_LOG=warn SLACK_SIGNING_SECRET=$SECRET SLACK_BOT_TOKEN=xoxb-load SLACK_API_URL="http://127.0.0.1:$PORT_API/api" \
+  taskset -c 1 "$BIN/tradeoff" --data-dir "$DATA" serve --addr "127.0.0.1:$PORT_SERVE" & PIDS+=($!)
+SERVE_PID=$!
+for port in $PORT_SERVE $PORT_BARE $PORT_API; do
+  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+
+export BODY="token=t&team_id=T0001&team_domain=example&channel_id=C0001&channel_name=load&user_id=U0001&user_name=load&command=%2Ftradeoff&text=start&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1%2F2&trigger_id=1.2.3&api_app_id=A1"
+export TS=$(date +%s)
+export SIG="v0=$(printf 'v0:%s:%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"
+
+# Both must accept the request before it is measured.
+for port in $PORT_SERVE $PORT_BARE; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/slack/commands" \
+    -H "X-Slack-Request-Timestamp: $TS" -H "X-Slack-Signature: $SIG" --data "$BODY")
+  [ "$code" = 200 ] || { echo "port $port answered $code" >&2; exit 1; }
+done
+
+run() { taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/slack_start.lua "$1" | grep RESULT; }
+echo "bare handler:   $(run "http://127.0.0.1:$PORT_BARE/slack/commands")"
+echo "tradeoff serve: $(run "http://127.0.0.1:$PORT_SERVE/slack/commands")"
+echo "peak RSS: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}'), bare $(grep VmHWM /proc/$BARE_PID/status | awk '{print $2, $3}')"

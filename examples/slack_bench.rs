@@ -1,0 +1,74 @@
+//! Companion servers for `benches/slack_load.sh`:
+//!
+//! - `bare ADDR`: a bare axum handler on `POST /slack/commands` doing only the signature
+//!   check `tradeoff serve` does (same code, same secret from `SLACK_SIGNING_SECRET`) and a
+//!   fixed ephemeral answer: the baseline the real endpoint is compared with.
+//! - `stand-in ADDR`: a minimal Web API (`auth.test`, `chat.postMessage`, `chat.update`,
+//!   `chat.postEphemeral`) so the server under load delivers its outbox as in production.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tradeoff::slack::verify::{verify, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+async fn bare(headers: HeaderMap, body: Bytes) -> Result<Json<Value>, StatusCode> {
+    let secret = std::env::var("SLACK_SIGNING_SECRET").unwrap_or_default();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    verify(
+        &secret,
+        header(SIGNATURE_HEADER),
+        header(TIMESTAMP_HEADER),
+        &body,
+        now(),
+    )
+    .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    Ok(Json(
+        json!({ "response_type": "ephemeral", "text": "Starting: the questions are in a thread." }),
+    ))
+}
+
+async fn stand_in(
+    axum::extract::Path(method): axum::extract::Path<String>,
+    body: Bytes,
+) -> Json<Value> {
+    static TS: AtomicU64 = AtomicU64::new(1);
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let ts = format!("1700000000.{:06}", TS.fetch_add(1, Ordering::Relaxed));
+    Json(match method.as_str() {
+        "auth.test" => {
+            json!({ "ok": true, "user_id": "UBOT", "team_id": "T1", "url": "https://x.slack.com/", "team": "x", "user": "tradeoff" })
+        }
+        "chat.postMessage" | "chat.update" => {
+            json!({ "ok": true, "channel": body["channel"], "ts": ts, "message": { "ts": ts } })
+        }
+        _ => json!({ "ok": true }),
+    })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mode, addr) = (
+        args.next().unwrap_or_default(),
+        args.next().unwrap_or_default(),
+    );
+    let app = match mode.as_str() {
+        "bare" => Router::new().route("/slack/commands", post(bare)),
+        "stand-in" => Router::new().route("/api/{method}", any(stand_in)),
+        _ => {
+            eprintln!("usage: slack_bench (bare | stand-in) ADDR");
+            std::process::exit(2);
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+    axum::serve(listener, app).await.unwrap();
+}

@@ -1,0 +1,185 @@
+//! Slack's Web API: the operations the bot queues in the outbox (as JSON, so they survive a
+//! restart) and the [`SlackSender`] that performs them with slack-morphism's client, mapping
+//! Slack's answers to [`Delivery`]: 429 waits its `Retry-After`, 5xx and transient
+//! `ok:false` errors retry, other errors are refused for good.
+
+use super::render::Message;
+use crate::outbox::{Delivery, Sender};
+use crate::store::Store;
+use serde_json::{json, Value};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+
+/// A client whose calls go to `{api_url}/{method}`, over https or, for a local stand-in,
+/// plain http. slack-morphism's default connector is https-only.
+pub fn client(api_url: &str) -> Arc<SlackHyperClient> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Arc::new(SlackClient::new(
+        SlackClientHyperConnector::with_connector(connector).with_slack_api_url(api_url),
+    ))
+}
+
+/// `chat.postMessage`, in a thread when `thread_ts` is given. `broadcast` also shows a
+/// thread reply in the channel.
+pub fn post(channel: &str, thread_ts: Option<&str>, message: &Message, broadcast: bool) -> Value {
+    let mut req = SlackApiChatPostMessageRequest::new(channel.into(), message.content());
+    if let Some(ts) = thread_ts {
+        req = req.with_thread_ts(ts.into());
+        if broadcast {
+            req = req.with_reply_broadcast(true);
+        }
+    }
+    op("chat.postMessage", &req)
+}
+
+/// `chat.update` of the message at `ts`.
+pub fn update(channel: &str, ts: &str, message: &Message) -> Value {
+    op(
+        "chat.update",
+        &SlackApiChatUpdateRequest::new(channel.into(), message.content(), ts.into()),
+    )
+}
+
+/// `chat.postEphemeral`: seen only by `user`.
+pub fn ephemeral(channel: &str, user: &str, thread_ts: Option<&str>, message: &Message) -> Value {
+    let req = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), message.content())
+        .opt_thread_ts(thread_ts.map(Into::into));
+    op("chat.postEphemeral", &req)
+}
+
+/// Asks the sender to remember, once the message is posted, that its `ts` belongs to
+/// `thread_key`: the ref `{prefix}{ts}` is set to it. That is how a thread reply, which
+/// only knows its parent's `ts`, finds its conversation.
+pub fn with_index(mut op: Value, prefix: &str, thread_key: &str) -> Value {
+    op["index"] = json!({ "prefix": prefix, "value": thread_key });
+    op
+}
+
+fn op(method: &str, body: &impl serde::Serialize) -> Value {
+    json!({ "method": method, "body": serde_json::to_value(body).unwrap_or(Value::Null) })
+}
+
+/// `ok:false` errors that say "try again", not "this request is wrong".
+const TRANSIENT: &[&str] = &[
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_is_limited",
+];
+
+/// Performs queued operations against the Web API.
+pub struct SlackSender {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+    store: Arc<dyn Store>,
+}
+
+impl SlackSender {
+    pub fn new(client: Arc<SlackHyperClient>, bot_token: &str, store: Arc<dyn Store>) -> Self {
+        SlackSender {
+            client,
+            token: SlackApiToken::new(bot_token.into()),
+            store,
+        }
+    }
+
+    async fn call(&self, op: &Value) -> Result<Option<String>, Delivery> {
+        let method = op["method"].as_str().unwrap_or_default();
+        let body = op["body"].clone();
+        let bad = |e: serde_json::Error| Delivery::Refused(format!("{method}: bad operation: {e}"));
+        let session = self.client.open_session(&self.token);
+        match method {
+            "chat.postMessage" => {
+                let req: SlackApiChatPostMessageRequest =
+                    serde_json::from_value(body).map_err(bad)?;
+                let resp = session.chat_post_message(&req).await.map_err(classify)?;
+                Ok(Some(resp.ts.to_string()))
+            }
+            "chat.update" => {
+                let req: SlackApiChatUpdateRequest = serde_json::from_value(body).map_err(bad)?;
+                let resp = session.chat_update(&req).await.map_err(classify)?;
+                Ok(Some(resp.ts.to_string()))
+            }
+            "chat.postEphemeral" => {
+                let req: SlackApiChatPostEphemeralRequest =
+                    serde_json::from_value(body).map_err(bad)?;
+                session.chat_post_ephemeral(&req).await.map_err(classify)?;
+                Ok(None)
+            }
+            other => Err(Delivery::Refused(format!("unknown method {other:?}"))),
+        }
+    }
+}
+
+impl Sender for SlackSender {
+    async fn send(&self, op: &Value) -> Delivery {
+        match self.call(op).await {
+            Ok(created) => {
+                if let (Some(ts), Some(prefix), Some(value)) = (
+                    created.as_deref(),
+                    op["index"]["prefix"].as_str(),
+                    op["index"]["value"].as_str(),
+                ) {
+                    if let Err(e) = self.store.put_ref(&format!("{prefix}{ts}"), value) {
+                        // Replies in this thread will not be recognised; the post itself
+                        // went through, so retrying it would duplicate it.
+                        tracing::error!("posted, but cannot index the thread: {e}");
+                    }
+                }
+                Delivery::Sent(created)
+            }
+            Err(delivery) => delivery,
+        }
+    }
+}
+
+/// What an error from the client means for the outbox.
+pub fn classify(error: SlackClientError) -> Delivery {
+    match error {
+        SlackClientError::RateLimitError(e) => Delivery::Retry {
+            after_ms: e.retry_after.map(|d| d.as_millis() as i64),
+            error: format!("rate limited ({})", e.code.as_deref().unwrap_or("429")),
+        },
+        SlackClientError::ApiError(e) if TRANSIENT.contains(&e.code.as_str()) => Delivery::Retry {
+            after_ms: None,
+            error: format!("ok:false {}", e.code),
+        },
+        SlackClientError::ApiError(e) => Delivery::Refused(format!("ok:false {}", e.code)),
+        SlackClientError::HttpError(e)
+            if e.status_code.is_server_error() || e.status_code.as_u16() == 408 =>
+        {
+            Delivery::Retry {
+                after_ms: None,
+                error: format!("HTTP {}", e.status_code),
+            }
+        }
+        SlackClientError::HttpError(e) => Delivery::Refused(format!("HTTP {}", e.status_code)),
+        // The connection failed or broke: nothing (or nothing known) reached Slack.
+        SlackClientError::HttpProtocolError(e) => Delivery::Retry {
+            after_ms: None,
+            error: format!("network: {e}"),
+        },
+        SlackClientError::EndOfStream(e) => Delivery::Retry {
+            after_ms: None,
+            error: format!("network: {e}"),
+        },
+        SlackClientError::SystemError(e) => Delivery::Retry {
+            after_ms: None,
+            error: format!("system: {e}"),
+        },
+        // Slack answered 2xx with a body we cannot read: the call most likely went
+        // through, so retrying could post twice.
+        SlackClientError::ProtocolError(e) => Delivery::Refused(format!("unreadable answer: {e}")),
+        SlackClientError::SocketModeProtocolError(e) => {
+            Delivery::Refused(format!("socket mode: {e}"))
+        }
+    }
+}

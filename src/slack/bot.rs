@@ -1,0 +1,512 @@
+//! The Slack app's behaviour, independent of how requests arrive (HTTP or Socket Mode):
+//! slash commands, clicks and thread replies go through the app layer, and what the bot
+//! says in reply is queued in the outbox in the same write as the conversation's new state.
+//! Nothing here waits on Slack: handlers return as soon as the write is done.
+
+use super::api;
+use super::payload::{self, ActionRequest, CommandRequest, ThreadReply};
+use super::render::{self, Message};
+use crate::app::{App, AppError, InternalError, Update, UserError};
+use crate::core::conversation::{Event, Input, Next};
+use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
+use crate::core::messages::event_text;
+use crate::core::text::Command;
+use crate::outbox::{ref_placeholder, Clock, Outbox};
+use crate::store::NewOutbox;
+use serde_json::{json, Value};
+use slack_morphism::prelude::*;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How many locks conversations are spread over. Two steps on one conversation must not
+/// interleave (a double click would answer twice); steps on different ones rarely share one.
+const LOCK_STRIPES: usize = 64;
+
+/// Where one conversation lives on Slack, and the names of its outbox lane and refs.
+#[derive(Debug, Clone)]
+struct Place {
+    team: String,
+    channel: String,
+    thread: String,
+}
+
+impl Place {
+    fn key(&self) -> ConversationKey {
+        ConversationKey {
+            platform: Platform::Slack,
+            workspace: WorkspaceId::new(&*self.team),
+            channel: ChannelId::new(&*self.channel),
+            thread: ThreadKey::new(&*self.thread),
+            user: None,
+        }
+    }
+
+    fn from_key(key: &ConversationKey) -> Self {
+        Place {
+            team: key.workspace.to_string(),
+            channel: key.channel.to_string(),
+            thread: key.thread.to_string(),
+        }
+    }
+
+    fn lane(&self) -> String {
+        format!("slack|{}|{}|{}", self.team, self.channel, self.thread)
+    }
+
+    /// The ref holding the `ts` of the thread's parent message.
+    fn parent_ref(&self) -> String {
+        format!("{}|parent", self.lane())
+    }
+
+    /// The ref holding the `ts` of the question asked last, the one an answer closes.
+    fn current_ref(&self) -> String {
+        format!("{}|current", self.lane())
+    }
+
+    fn entry(&self, op: Value, produces: Option<String>) -> NewOutbox {
+        NewOutbox {
+            platform: Platform::Slack,
+            lane: self.lane(),
+            op,
+            produces,
+        }
+    }
+}
+
+/// Refs `{prefix}{parent ts}` name the thread key of the conversation under that parent.
+fn thread_index_prefix(team: &str, channel: &str) -> String {
+    format!("slack|thread|{team}|{channel}|")
+}
+
+/// The JSON answer to a slash command.
+pub fn ephemeral_reply(text: &str) -> Value {
+    json!({ "response_type": "ephemeral", "text": render::escape(text) })
+}
+
+pub struct SlackBot {
+    pub app: Arc<App>,
+    pub outbox: Outbox,
+    clock: Arc<dyn Clock>,
+    /// The bot's own user id, when known: its messages are never read as answers.
+    bot_user: Option<String>,
+    stripes: Vec<Mutex<()>>,
+}
+
+impl SlackBot {
+    pub fn new(app: Arc<App>, clock: Arc<dyn Clock>, bot_user: Option<String>) -> Self {
+        let outbox = Outbox::new(app.store.clone(), Platform::Slack);
+        SlackBot {
+            app,
+            outbox,
+            clock,
+            bot_user,
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Seconds since the epoch, from the bot's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms().div_euclid(1000)
+    }
+
+    /// Runs `f` while no other step on the same conversation runs. `f` is synchronous: the
+    /// lock is never held across an await.
+    fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        let stripe = &self.stripes[(h.finish() as usize) % LOCK_STRIPES];
+        let _guard = stripe.lock().unwrap_or_else(|e| e.into_inner());
+        f()
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Slash commands
+    // -----------------------------------------------------------------------------------
+
+    /// Answers `/tradeoff ...`; the returned JSON is the HTTP (or Socket Mode) response.
+    pub fn command(&self, cmd: &CommandRequest) -> Value {
+        let mut words = cmd.text.split_whitespace();
+        let sub = words.next().unwrap_or("help").to_lowercase();
+        let rest: Vec<&str> = words.collect();
+        match sub.as_str() {
+            "start" => self.start(cmd, rest.first().copied()),
+            "help" => json!({ "response_type": "ephemeral", "text": help_text() }),
+            "packs" => self.packs(),
+            "result" => self.result(cmd),
+            "cancel" => self.cancel(cmd),
+            other => json!({
+                "response_type": "ephemeral",
+                "text": format!("I don't know `{}`.\n\n{}", render::escape(&render::truncate(other, 40)), help_text()),
+            }),
+        }
+    }
+
+    fn start(&self, cmd: &CommandRequest, pack: Option<&str>) -> Value {
+        let place = Place {
+            team: cmd.team.clone(),
+            channel: cmd.channel.clone(),
+            thread: new_thread_key(),
+        };
+        let by = user_ref(&cmd.user, &cmd.user_name);
+        let started = self
+            .app
+            .start_with(&place.key(), pack, by, self.now(), |u| {
+                let parent = api::with_index(
+                    api::post(
+                        &place.channel,
+                        None,
+                        &render::parent(&u.pack, &cmd.user),
+                        false,
+                    ),
+                    &thread_index_prefix(&place.team, &place.channel),
+                    &place.thread,
+                );
+                let mut out = vec![place.entry(parent, Some(place.parent_ref()))];
+                out.extend(follow_up(&place, u));
+                out
+            });
+        match started {
+            Ok(u) => {
+                self.outbox.notify();
+                ephemeral_reply(&format!(
+                    "Starting “{}”: the questions are in a thread in this channel.",
+                    u.pack.title
+                ))
+            }
+            Err(e) => ephemeral_reply(&e.user_text()),
+        }
+    }
+
+    fn packs(&self) -> Value {
+        let lines: Vec<String> = self
+            .app
+            .catalog
+            .list()
+            .iter()
+            .map(|(p, v)| {
+                format!(
+                    "• `{}` (v{v}): *{}*. {}",
+                    p.id,
+                    render::escape(&p.title),
+                    render::escape(&p.description)
+                )
+            })
+            .collect();
+        json!({
+            "response_type": "ephemeral",
+            "text": format!("Decision packs (start one with `/tradeoff start <pack>`):\n{}", lines.join("\n")),
+        })
+    }
+
+    fn result(&self, cmd: &CommandRequest) -> Value {
+        match self.app.latest_result(
+            Platform::Slack,
+            &WorkspaceId::new(&*cmd.team),
+            &ChannelId::new(&*cmd.channel),
+        ) {
+            Ok((_, card)) => {
+                let m = render::card(&card);
+                json!({ "response_type": "in_channel", "text": m.text, "blocks": m.blocks_json() })
+            }
+            Err(e) => ephemeral_reply(&e.user_text()),
+        }
+    }
+
+    /// Cancels the decision running in the channel: the caller's own if they started one,
+    /// else the most recent.
+    fn cancel(&self, cmd: &CommandRequest) -> Value {
+        let open = match self.app.store.conversations_in_channel(
+            Platform::Slack,
+            &WorkspaceId::new(&*cmd.team),
+            &ChannelId::new(&*cmd.channel),
+        ) {
+            Ok(open) => open,
+            Err(e) => return ephemeral_reply(&AppError::from(e).user_text()),
+        };
+        let target = open
+            .iter()
+            .filter(|(_, c)| c.is_open())
+            .max_by_key(|(_, c)| (c.started_by.id.as_str() == cmd.user, c.updated_at));
+        let Some((key, _)) = target else {
+            return ephemeral_reply(&UserError::NoConversation.to_string());
+        };
+        let by = user_ref(&cmd.user, &cmd.user_name);
+        match self.step(key, Input::Command(Command::Cancel), &by, None) {
+            Ok(Some(u)) => {
+                ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default())
+            }
+            Ok(None) => ephemeral_reply(&UserError::NoConversation.to_string()),
+            Err(e) => ephemeral_reply(&e.user_text()),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Clicks and thread replies
+    // -----------------------------------------------------------------------------------
+
+    /// Handles a `block_actions` interaction. A delivery seen before is ignored.
+    pub fn interaction(&self, event: &SlackInteractionEvent) -> Result<(), AppError> {
+        for action in payload::actions(event).map_err(|e| InternalError::new("slack", e))? {
+            self.action(&action)?;
+        }
+        Ok(())
+    }
+
+    fn action(&self, a: &ActionRequest) -> Result<(), AppError> {
+        let Some(click) = render::parse_action(&a.block_id, &a.action_id, &a.value) else {
+            tracing::debug!(action_id = %a.action_id, "not one of our actions");
+            return Ok(());
+        };
+        let seen = format!(
+            "slack|action|{}|{}|{}|{}|{}",
+            a.team, a.message_ts, a.action_id, a.action_ts, a.user
+        );
+        if !self.app.store.first_time(&seen, self.now())? {
+            tracing::info!(action_id = %a.action_id, "repeated action delivery ignored");
+            return Ok(());
+        }
+        let place = Place {
+            team: a.team.clone(),
+            channel: a.channel.clone(),
+            thread: click.thread,
+        };
+        let by = user_ref(&a.user, &a.user_name);
+        // A command button acts on the question it was shown with, never a later one: a
+        // double click on Skip must not skip two questions.
+        let only_on = matches!(click.input, Input::Command(_)).then_some(click.question);
+        match self.step(&place.key(), click.input, &by, only_on.as_deref()) {
+            Ok(_) => Ok(()),
+            Err(AppError::User(e)) => {
+                self.tell(&place, &a.user, &e.to_string())?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Handles an Events API callback: a thread reply in one of the bot's threads is read
+    /// as an answer or a command. An `event_id` seen before is ignored (Slack's retries).
+    pub fn event(&self, event: &SlackPushEventCallback) -> Result<(), AppError> {
+        let seen = format!("slack|event|{}", event.event_id);
+        if !self.app.store.first_time(&seen, self.now())? {
+            tracing::info!(event_id = %event.event_id, "repeated event delivery ignored");
+            return Ok(());
+        }
+        let Some(reply) = payload::thread_reply(event, self.bot_user.as_deref()) else {
+            return Ok(());
+        };
+        self.reply(&reply)
+    }
+
+    fn reply(&self, r: &ThreadReply) -> Result<(), AppError> {
+        let index = format!(
+            "{}{}",
+            thread_index_prefix(&r.team, &r.channel),
+            r.thread_ts
+        );
+        let Some(thread) = self.app.store.get_ref(&index)? else {
+            return Ok(()); // Someone else's thread.
+        };
+        let place = Place {
+            team: r.team.clone(),
+            channel: r.channel.clone(),
+            thread,
+        };
+        let by = user_ref(&r.user, "");
+        match self.step(&place.key(), Input::Text(r.text.clone()), &by, None) {
+            Ok(_) => Ok(()),
+            Err(AppError::User(e)) => self.tell(&place, &r.user, &e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One input on one conversation, with everything the bot says about it queued in the
+    /// same write. With `only_on`, nothing happens (`None`) unless that question is current.
+    fn step(
+        &self,
+        key: &ConversationKey,
+        input: Input,
+        by: &UserRef,
+        only_on: Option<&str>,
+    ) -> Result<Option<Update>, AppError> {
+        let place = Place::from_key(key);
+        let update = self.locked(key, || {
+            let open = self.app.open_conversation(key)?;
+            let before = open.as_ref().and_then(|(pack, _, c)| match c.next() {
+                Next::Ask(q) => Some((q, pack.questions[q].id.to_string())),
+                _ => None,
+            });
+            if let Some(wanted) = only_on {
+                if before.as_ref().map(|(_, id)| id.as_str()) != Some(wanted) {
+                    tracing::info!(
+                        question = wanted,
+                        "command button of a past question ignored"
+                    );
+                    return Ok(None);
+                }
+            }
+            let clicked = match &input {
+                Input::Choice { question, choice } => Some((question.clone(), choice.clone())),
+                _ => None,
+            };
+            self.app
+                .step_with(key, input, by, self.now(), |u| {
+                    effects(
+                        &place,
+                        u,
+                        before.map(|(q, _)| q),
+                        clicked.as_ref(),
+                        &by.id.0,
+                    )
+                })
+                .map(Some)
+        })?;
+        self.outbox.notify();
+        Ok(update)
+    }
+
+    /// Tells one person something in the conversation's thread, only them.
+    fn tell(&self, place: &Place, user: &str, text: &str) -> Result<(), AppError> {
+        let op = api::ephemeral(
+            &place.channel,
+            user,
+            Some(&ref_placeholder(&place.parent_ref())),
+            &render::notice(text),
+        );
+        self.app.store.commit(crate::store::Batch {
+            outbox: vec![place.entry(op, None)],
+            ..Default::default()
+        })?;
+        self.outbox.notify();
+        Ok(())
+    }
+}
+
+/// What the bot posts after a step: the closing of the question that was current, a notice,
+/// and the next question or the card.
+fn effects(
+    place: &Place,
+    u: &Update,
+    was_asking: Option<usize>,
+    clicked: Option<&(String, String)>,
+    actor: &str,
+) -> Vec<NewOutbox> {
+    let current = ref_placeholder(&place.current_ref());
+    let parent = ref_placeholder(&place.parent_ref());
+    let note = event_text(&u.pack, &u.transition.event);
+    let close = |m: Message| place.entry(api::update(&place.channel, &current, &m), None);
+    let mut out = Vec::new();
+    match &u.transition.event {
+        Event::Answered {
+            question, choice, ..
+        } => {
+            out.push(close(render::answered(&u.pack, *question, *choice, actor)));
+            out.extend(follow_up(place, u));
+        }
+        Event::Skipped { question } => {
+            out.push(close(render::closed(
+                &u.pack,
+                *question,
+                note.as_deref().unwrap_or(""),
+            )));
+            out.extend(follow_up(place, u));
+        }
+        Event::WentBack { .. } | Event::Restarted | Event::Cancelled => {
+            let note = note.unwrap_or_default();
+            if let Some(q) = was_asking {
+                out.push(close(render::closed(&u.pack, q, &note)));
+            }
+            // Cancelling ends the thread: say so at its end, not only in an edited message.
+            if was_asking.is_none() || u.transition.event == Event::Cancelled {
+                out.push(place.entry(
+                    api::post(&place.channel, Some(&parent), &render::notice(&note), false),
+                    None,
+                ));
+            }
+            out.extend(follow_up(place, u));
+        }
+        Event::Stale { question } => {
+            // A second click on the choice that was just recorded: the first one counted,
+            // and saying "already answered" to its author would only confuse.
+            let repeat = clicked.zip(*question).is_some_and(|((_, choice), q)| {
+                u.conversation.answers[q].as_ref().is_some_and(|a| {
+                    a.by.id.as_str() == actor
+                        && u.pack.questions[q].choices[a.choice].id.as_str() == choice
+                })
+            });
+            if !repeat {
+                out.extend(note.map(|n| {
+                    place.entry(
+                        api::ephemeral(&place.channel, actor, Some(&parent), &render::notice(&n)),
+                        None,
+                    )
+                }));
+            }
+        }
+        Event::NotUnderstood { .. } | Event::Help | Event::NothingToUndo | Event::AlreadyOver => {
+            out.extend(note.map(|n| {
+                place.entry(
+                    api::ephemeral(&place.channel, actor, Some(&parent), &render::notice(&n)),
+                    None,
+                )
+            }));
+        }
+        Event::Started => out.extend(follow_up(place, u)),
+    }
+    out
+}
+
+/// The next question, or the card (in the thread, broadcast to the channel) when finished.
+fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
+    let parent = ref_placeholder(&place.parent_ref());
+    match u.transition.next {
+        Next::Ask(q) => vec![place.entry(
+            api::post(
+                &place.channel,
+                Some(&parent),
+                &render::question(&u.pack, &u.conversation, q, &place.thread),
+                false,
+            ),
+            Some(place.current_ref()),
+        )],
+        Next::Finished => u
+            .card()
+            .map(|card| {
+                place.entry(
+                    api::post(&place.channel, Some(&parent), &render::card(&card), true),
+                    None,
+                )
+            })
+            .into_iter()
+            .collect(),
+        Next::Cancelled => Vec::new(),
+    }
+}
+
+fn user_ref(id: &str, name: &str) -> UserRef {
+    UserRef::new(id, if name.is_empty() { id } else { name })
+}
+
+/// A key for a new conversation's thread: unique across restarts (the time in nanoseconds)
+/// and within one instant (a counter). The parent's `ts` is not known until it is posted.
+fn new_thread_key() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("t{nanos:x}{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn help_text() -> String {
+    "*/tradeoff* helps your team choose a backend: a few questions in a thread, then a \
+     recommendation scored against a published comparison.\n\
+     • `/tradeoff start [pack]`: start a decision in this channel\n\
+     • `/tradeoff packs`: list the decision packs\n\
+     • `/tradeoff result`: show the latest result in this channel\n\
+     • `/tradeoff cancel`: stop the decision running here\n\
+     In the thread, anyone can answer with the buttons or in their own words, and say back, \
+     skip, restart or cancel."
+        .to_owned()
+}

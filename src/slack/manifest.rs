@@ -1,0 +1,60 @@
+//! The Slack app manifest (`tradeoff slack-manifest`): everything the flows use, so an
+//! operator creates the app in one paste. Request URLs for HTTP delivery, or Socket Mode.
+
+use serde_json::{json, Value};
+
+/// The slash command the bot answers.
+pub const COMMAND: &str = "/tradeoff";
+/// Bot events: thread replies in public and private channels.
+pub const BOT_EVENTS: &[&str] = &["message.channels", "message.groups"];
+/// Bot scopes: the slash command, posting, and reading the channels' messages for replies.
+pub const BOT_SCOPES: &[&str] = &[
+    "commands",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+];
+
+/// The manifest. `base_url` is where `tradeoff serve` is reachable (without a trailing
+/// slash); with `socket_mode` no URL is needed and none is written.
+pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Value {
+    let base = base_url.map(|u| u.trim_end_matches('/'));
+    let url = |path: &str| base.filter(|_| !socket_mode).map(|b| format!("{b}{path}"));
+    let mut command = json!({
+        "command": COMMAND,
+        "description": "Choose a backend with your team: a few questions, a scored recommendation",
+        "usage_hint": "start [pack] | help | packs | result | cancel",
+        "should_escape": false,
+    });
+    let mut events = json!({ "bot_events": BOT_EVENTS });
+    let mut interactivity = json!({ "is_enabled": true });
+    if let Some(u) = url("/slack/commands") {
+        command["url"] = json!(u);
+    }
+    if let Some(u) = url("/slack/events") {
+        events["request_url"] = json!(u);
+    }
+    if let Some(u) = url("/slack/interactions") {
+        interactivity["request_url"] = json!(u);
+    }
+    json!({
+        "_metadata": { "major_version": 1, "minor_version": 1 },
+        "display_information": {
+            "name": "tradeoff",
+            "description": "Helps a team choose a backend technology, scored against a published comparison.",
+            "background_color": "#2c2d30",
+        },
+        "features": {
+            "bot_user": { "display_name": "tradeoff", "always_online": true },
+            "slash_commands": [command],
+        },
+        "oauth_config": { "scopes": { "bot": BOT_SCOPES } },
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": false,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": false,
+        },
+    })
+}

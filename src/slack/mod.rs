@@ -1,0 +1,111 @@
+//! The Slack app: `/tradeoff` in a channel, the conversation in a thread (answers by button
+//! or by reply), and the summary card, over HTTP or Socket Mode.
+//!
+//! Read top to bottom: [`verify`] (request signatures) -> [`payload`] (Slack's JSON and
+//! forms into facts) -> [`bot`] (what the bot does, through the app layer and the outbox)
+//! -> [`render`] (Block Kit, escaped and within limits) -> [`api`] (Web API calls the
+//! outbox performs). [`http`] and [`socket`] are the two ways requests arrive; [`manifest`]
+//! describes the app to Slack; [`config`] holds the settings.
+
+pub mod api;
+pub mod bot;
+pub mod config;
+pub mod http;
+pub mod manifest;
+pub mod payload;
+pub mod render;
+pub mod socket;
+pub mod verify;
+
+pub use bot::SlackBot;
+pub use config::{Secret, SlackArgs, SlackConfig};
+
+use crate::app::App;
+use crate::outbox::SystemClock;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long delivery ids are remembered for deduplication: Slack's last retry comes about
+/// five minutes after the first delivery.
+const SEEN_FOR_SECS: i64 = 3600;
+
+/// The Slack app as `serve` runs it.
+pub struct Running {
+    /// The endpoints to mount, unless Socket Mode delivers the requests.
+    pub http: Option<http::SlackHttp>,
+    socket: Option<socket::SocketMode>,
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        if let Some(s) = self.socket {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Starts the Slack app: asks Slack who the bot is, starts the outbox worker and the
+/// cleanup of old delivery ids, and connects by Socket Mode when an app token is set.
+/// Everything stops when `stop` turns true.
+pub async fn start(
+    app: Arc<App>,
+    config: SlackConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<Running, String> {
+    let client = api::client(&config.api_url);
+    let token = slack_morphism::prelude::SlackApiToken::new(config.bot_token.expose().into());
+    let bot_user = match client.open_session(&token).auth_test().await {
+        Ok(me) => Some(me.user_id.to_string()),
+        Err(e) => {
+            tracing::warn!("Slack: auth.test failed ({e}); the bot's own messages are recognised by bot_id only");
+            None
+        }
+    };
+    let bot = Arc::new(SlackBot::new(app.clone(), Arc::new(SystemClock), bot_user));
+    let sender =
+        api::SlackSender::new(client.clone(), config.bot_token.expose(), app.store.clone());
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(
+        bot.outbox
+            .clone()
+            .run(sender, Arc::new(SystemClock), stopped(stop.clone())),
+    );
+    let store = app.store.clone();
+    let mut cleanup_stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cleanup_stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            }
+            let cutoff = crate::cli::now() - SEEN_FOR_SECS;
+            if let Err(e) = store.forget_seen(cutoff) {
+                tracing::warn!("cannot forget old delivery ids: {e}");
+            }
+        }
+    });
+    match &config.app_token {
+        Some(app_token) => {
+            let socket = socket::SocketMode::new(bot, client, app_token.expose());
+            socket.start().await?;
+            tracing::info!(api = %config.api_url, "Slack is on, by Socket Mode");
+            Ok(Running {
+                http: None,
+                socket: Some(socket),
+            })
+        }
+        None => {
+            tracing::info!(api = %config.api_url, "Slack is on: POST /slack/commands, /slack/interactions, /slack/events");
+            Ok(Running {
+                http: Some(http::SlackHttp {
+                    bot,
+                    signing_secret: config.signing_secret,
+                }),
+                socket: None,
+            })
+        }
+    }
+}

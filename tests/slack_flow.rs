@@ -1,0 +1,553 @@
+//! A whole Slack conversation through the real HTTP endpoints (signed payloads in Slack's
+//! documented shapes) against a stand-in Web API on loopback; duplicates, retries and a
+//! restart between acknowledgement and post.
+
+mod slack_support;
+
+use serde_json::{json, Value};
+use slack_support::*;
+use tempfile::TempDir;
+use tradeoff::core::ids::Platform;
+use tradeoff::outbox::Clock;
+use tradeoff::slack::render::limit_violations;
+
+const CHANNEL: &str = "C2147483705";
+
+/// The posted questions so far (messages with action blocks), oldest first.
+fn questions(s: &StandIn) -> Vec<Call> {
+    s.accepted()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage" && !buttons(c).is_empty())
+        .collect()
+}
+
+fn latest_question(s: &StandIn) -> Call {
+    questions(s).pop().expect("a question was posted")
+}
+
+/// The question id a posted question is about (from its block_id).
+fn question_id(c: &Call) -> String {
+    buttons(c)[0].0.split('|').nth(2).unwrap().to_owned()
+}
+
+async fn click_choice(h: &Harness, s: &StandIn, value: &str, user: &str, action_ts: &str) {
+    let q = latest_question(s);
+    let (block, action, value) = buttons(&q)
+        .into_iter()
+        .find(|(_, a, v)| a.starts_with("choice|") && v == value)
+        .unwrap_or_else(|| panic!("no button {value} in {}", q.body));
+    let payload = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        user,
+        action_ts,
+    );
+    assert_eq!(h.interact(&payload).await, 200);
+    h.deliver().await;
+}
+
+fn all_bodies(s: &StandIn) -> String {
+    s.calls()
+        .iter()
+        .map(|c| c.body.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+
+    let ack = h.command("start", "U1").await;
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert!(
+        stand_in.calls().is_empty(),
+        "nothing is posted before the outbox runs"
+    );
+    h.deliver().await;
+
+    let calls = stand_in.calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let parent = &calls[0];
+    assert_eq!(parent.method, "chat.postMessage");
+    assert_eq!(parent.body["channel"], CHANNEL);
+    assert!(parent.body.get("thread_ts").is_none());
+    assert!(parent.body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("<@U1> started a backend decision, answer in the thread"));
+    let parent_ts = parent.ts.clone().unwrap();
+    assert_eq!(calls[1].body["thread_ts"], parent_ts.as_str());
+    assert_eq!(question_id(&calls[1]), "workload");
+    let hint = calls[1].body["blocks"].to_string();
+    assert!(hint.contains("reply in your own words"), "{hint}");
+
+    // 1. A button, clicked by someone other than the starter.
+    click_choice(&h, &stand_in, "realtime", "U2", "1700000001.000001").await;
+    let update = stand_in
+        .accepted()
+        .into_iter()
+        .find(|c| c.method == "chat.update")
+        .expect("the answered question is updated");
+    assert_eq!(update.body["ts"], calls[1].ts.clone().unwrap().as_str());
+    assert_eq!(update.body["text"], "✓ Real-time, chosen by U2");
+    assert!(update.body["blocks"]
+        .to_string()
+        .contains("chosen by <@U2>"));
+    assert!(buttons(&update).is_empty(), "the buttons are gone");
+    assert_eq!(question_id(&latest_question(&stand_in)), "concurrency");
+
+    // 2. A written reply, entity-escaped as Slack sends it.
+    let r = reply(
+        "&gt; 10k users at peak, maybe 100k",
+        &parent_ts,
+        "U3",
+        "Ev001",
+    );
+    assert_eq!(h.event(&r, None).await, 200);
+    h.deliver().await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "ai_ml");
+
+    // 3. A reply that fits nothing, trying to ping the channel: told only to its author,
+    //    and never echoed.
+    let before = stand_in.calls().len();
+    let r = reply(
+        "&lt;!channel&gt; what do we pick?",
+        &parent_ts,
+        "U3",
+        "Ev002",
+    );
+    assert_eq!(h.event(&r, None).await, 200);
+    h.deliver().await;
+    let told = &stand_in.calls()[before..];
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].method, "chat.postEphemeral");
+    assert_eq!(told[0].body["user"], "U3");
+    assert_eq!(told[0].body["thread_ts"], parent_ts.as_str());
+    assert!(!all_bodies(&stand_in).contains("<!channel>"));
+
+    click_choice(&h, &stand_in, "none", "U2", "1700000001.000002").await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "team_skills");
+
+    // 4. `back` as a reply: the current question closes, the previous one is asked again.
+    let r = reply("back", &parent_ts, "U1", "Ev003");
+    assert_eq!(h.event(&r, None).await, 200);
+    h.deliver().await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "ai_ml");
+    click_choice(&h, &stand_in, "some", "U1", "1700000001.000003").await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "ml_runtime");
+
+    let r = reply("A hosted model API", &parent_ts, "U2", "Ev004");
+    assert_eq!(h.event(&r, None).await, 200);
+    h.deliver().await;
+    let r = reply("JavaScript &amp; TypeScript", &parent_ts, "U2", "Ev005");
+    assert_eq!(h.event(&r, None).await, 200);
+    h.deliver().await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "experience");
+
+    // 5. `skip` as a button.
+    let q = latest_question(&stand_in);
+    let (block, action, value) = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a == "cmd|skip")
+        .unwrap();
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U1",
+        "1700000001.000004",
+    );
+    assert_eq!(h.interact(&p).await, 200);
+    h.deliver().await;
+
+    // The rest: the first choice of each question, by button.
+    for i in 0..20 {
+        let q = latest_question(&stand_in);
+        if stand_in.accepted().last().unwrap().body["reply_broadcast"] == true {
+            break;
+        }
+        let first = buttons(&q)[0].2.clone();
+        click_choice(&h, &stand_in, &first, "U2", &format!("1700000002.{i:06}")).await;
+    }
+
+    let card = stand_in.accepted().pop().unwrap();
+    assert_eq!(card.method, "chat.postMessage");
+    assert_eq!(card.body["thread_ts"], parent_ts.as_str());
+    assert_eq!(card.body["reply_broadcast"], true);
+    assert!(card.body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Recommendation: "));
+    let blocks = card.body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    let text = card.body["blocks"].to_string();
+    for needle in [
+        "What decided it",
+        "Trade-offs, and how to soften them",
+        "What would change the answer",
+        "Node.js",
+        "Python",
+        "█",
+    ] {
+        assert!(text.contains(needle), "card lacks {needle}: {text}");
+    }
+    assert!(blocks.last().unwrap()["type"] == "context");
+
+    // Every call: the bot token, in the thread (but the parent), within Block Kit limits.
+    for c in stand_in.calls() {
+        assert_eq!(c.authorization, format!("Bearer {BOT_TOKEN}"));
+        if c.method != "chat.update" && c.ts != parent.ts {
+            assert_eq!(c.body["thread_ts"], parent_ts.as_str(), "{}", c.body);
+        }
+        assert_eq!(limit_violations(&c.body["blocks"]), Vec::<String>::new());
+    }
+
+    // The result is kept for the channel.
+    let result = h.command("result", "U9").await;
+    assert_eq!(result["response_type"], "in_channel");
+    assert_eq!(result["blocks"][0]["type"], "header");
+    let stored = h
+        .app
+        .store
+        .latest_result(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.answers["workload"], "realtime");
+    assert_eq!(stored.answers["concurrency"], "high");
+    assert_eq!(stored.answers["ai_ml"], "some");
+    assert_eq!(stored.answers["ml_runtime"], "hosted_api");
+    assert_eq!(stored.answers["team_skills"], "javascript");
+    assert!(!stored.answers.contains_key("experience"));
+}
+
+/// Starts a conversation and delivers its first messages; returns the parent's ts.
+async fn started(h: &Harness, s: &StandIn) -> String {
+    h.command("start", "U1").await;
+    h.deliver().await;
+    s.calls()[0].ts.clone().unwrap()
+}
+
+#[tokio::test]
+async fn a_redelivered_event_and_a_double_click_act_once() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let parent = started(&h, &stand_in).await;
+
+    // The same click delivered twice, and a second genuine click on the same button.
+    let q = latest_question(&stand_in);
+    let (block, action, value) = buttons(&q)[0].clone();
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
+    assert_eq!(h.interact(&p).await, 200);
+    assert_eq!(h.interact(&p).await, 200);
+    let again = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000009",
+    );
+    assert_eq!(h.interact(&again).await, 200);
+    h.deliver().await;
+    let calls = stand_in.calls();
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "chat.update").count(),
+        1
+    );
+    assert_eq!(
+        questions(&stand_in).len(),
+        2,
+        "one next question: {calls:#?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postEphemeral")
+            .count(),
+        0
+    );
+
+    // The same event, redelivered by Slack with X-Slack-Retry-Num.
+    let r = reply("medium", &parent, "U3", "EvDUP");
+    assert_eq!(h.event(&r, None).await, 200);
+    assert_eq!(h.event(&r, Some("1")).await, 200);
+    assert_eq!(h.event(&r, Some("2")).await, 200);
+    h.deliver().await;
+    let calls = stand_in.calls();
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "chat.update").count(),
+        2
+    );
+    assert_eq!(questions(&stand_in).len(), 3);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postEphemeral")
+            .count(),
+        0,
+        "a redelivery is not read again (it would not fit the next question)"
+    );
+    let history = |h: &Harness| {
+        let open = h
+            .app
+            .store
+            .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        open[0].1.history.len()
+    };
+    assert_eq!(history(&h), 2, "two answers, not more");
+
+    // Skip, delivered twice and double-clicked: one question skipped, not three.
+    let q = latest_question(&stand_in);
+    let (block, action, value) = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a == "cmd|skip")
+        .unwrap();
+    let skip = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000003.000001",
+    );
+    assert_eq!(h.interact(&skip).await, 200);
+    assert_eq!(h.interact(&skip).await, 200);
+    let skip_again = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000003.000002",
+    );
+    assert_eq!(h.interact(&skip_again).await, 200);
+    h.deliver().await;
+    assert_eq!(history(&h), 3);
+    assert_eq!(questions(&stand_in).len(), 4);
+    let calls = stand_in.calls();
+
+    // The bot's own messages in the thread are not answers.
+    let mut own = fixture("event_bot_message.json");
+    own["event"]["thread_ts"] = json!(parent);
+    assert_eq!(h.event(&own, None).await, 200);
+    let mut own_user = reply("low", &parent, "UBOT", "EvOWN");
+    own_user["event"]["user"] = json!("UBOT");
+    assert_eq!(h.event(&own_user, None).await, 200);
+    h.deliver().await;
+    assert_eq!(stand_in.calls().len(), calls.len());
+}
+
+#[tokio::test]
+async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_once() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let clock = TestClock::new();
+    let h = Harness::start(dir.path(), &stand_in, clock.clone()).await;
+    stand_in.force(
+        "chat.postMessage",
+        429,
+        Some(7),
+        json!({"ok": false, "error": "ratelimited"}),
+    );
+    stand_in.force("chat.postMessage", 503, None, json!({"ok": false}));
+    stand_in.force(
+        "chat.postMessage",
+        200,
+        None,
+        json!({"ok": false, "error": "internal_error"}),
+    );
+
+    h.command("start", "U1").await;
+    let p = h.pass().await;
+    assert_eq!((p.sent, p.retried), (0, 1));
+    assert_eq!(
+        p.next_due_ms,
+        Some(clock.now_ms() + 7000),
+        "Retry-After is honoured"
+    );
+    let p = h.pass().await;
+    assert_eq!(
+        (p.sent, p.retried),
+        (0, 0),
+        "nothing goes out before Retry-After"
+    );
+    clock.advance_ms(7000);
+    let p = h.pass().await;
+    assert_eq!((p.sent, p.retried), (0, 1), "503 retried");
+    clock.advance_ms(60_000);
+    let p = h.pass().await;
+    assert_eq!(
+        (p.sent, p.retried),
+        (0, 1),
+        "ok:false internal_error retried"
+    );
+    clock.advance_ms(60_000);
+    h.deliver().await;
+
+    let posts: Vec<Call> = stand_in
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        5,
+        "3 failures, then the parent and the question"
+    );
+    let delivered: Vec<&Call> = posts.iter().filter(|c| c.ts.is_some()).collect();
+    assert_eq!(delivered.len(), 2);
+    assert!(
+        delivered[0].body.get("thread_ts").is_none(),
+        "the parent first, once"
+    );
+    assert_eq!(
+        delivered[1].body["thread_ts"],
+        delivered[0].ts.clone().unwrap().as_str()
+    );
+    assert!(h
+        .app
+        .store
+        .outbox_pending(Platform::Slack)
+        .unwrap()
+        .is_empty());
+
+    // A permanent error is set aside, not retried forever.
+    stand_in.force(
+        "chat.update",
+        200,
+        None,
+        json!({"ok": false, "error": "message_not_found"}),
+    );
+    let q = latest_question(&stand_in);
+    let (block, action, value) = buttons(&q)[0].clone();
+    let p = click(
+        &block,
+        &action,
+        &value,
+        q.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
+    assert_eq!(h.interact(&p).await, 200);
+    let p = h.pass().await;
+    assert_eq!(
+        (p.refused, p.sent),
+        (1, 1),
+        "the update is refused; the next question still goes"
+    );
+    assert_eq!(h.app.store.outbox_dead_letters().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_restart_between_acknowledgement_and_post_delivers_exactly_once() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let ack = h.command("start", "U1").await;
+    assert_eq!(ack["response_type"], "ephemeral");
+    // The process dies before the outbox ran: drop the server, the bot and the store.
+    h.stop().await;
+    assert!(stand_in.calls().is_empty());
+
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    h.deliver().await;
+    h.deliver().await;
+    let calls = stand_in.calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(calls[1].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("What will this backend mainly do?"));
+
+    // The conversation survived too: a reply in the thread is understood.
+    let parent = calls[0].ts.clone().unwrap();
+    let r = reply("real-time chat", &parent, "U2", "EvR1");
+    assert_eq!(h.event(&r, None).await, 200);
+    h.stop().await;
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    h.deliver().await;
+    let calls = stand_in.calls();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[2].method, "chat.update");
+    assert_eq!(question_id(&calls[3]), "concurrency");
+}
+
+#[tokio::test]
+async fn commands_answer_ephemerally_and_cancel_stops_the_thread() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+
+    let help = h.command("help", "U1").await;
+    assert_eq!(help["response_type"], "ephemeral");
+    assert!(help["text"].as_str().unwrap().contains("/tradeoff start"));
+    let unknown = h.command("frobnicate <!channel>", "U1").await;
+    assert_eq!(unknown["response_type"], "ephemeral");
+    let text = unknown["text"].as_str().unwrap();
+    assert!(text.contains("/tradeoff start") && text.contains("frobnicate"));
+    let packs = h.command("packs", "U1").await;
+    assert!(packs["text"].as_str().unwrap().contains("node-vs-python"));
+    let none = h.command("result", "U1").await;
+    assert_eq!(none["response_type"], "ephemeral");
+    assert!(none["text"].as_str().unwrap().contains("no result"));
+    let nothing = h.command("cancel", "U1").await;
+    assert!(nothing["text"]
+        .as_str()
+        .unwrap()
+        .contains("no decision running"));
+    let bad_pack = h.command("start no-such-pack", "U1").await;
+    assert!(bad_pack["text"].as_str().unwrap().contains("no-such-pack"));
+    assert!(stand_in.calls().is_empty());
+
+    started(&h, &stand_in).await;
+    let cancelled = h.command("cancel", "U1").await;
+    assert!(cancelled["text"].as_str().unwrap().starts_with("Cancelled"));
+    h.deliver().await;
+    let calls = stand_in.calls();
+    let last_two: Vec<&str> = calls[calls.len() - 2..]
+        .iter()
+        .map(|c| c.method.as_str())
+        .collect();
+    assert_eq!(last_two, ["chat.update", "chat.postMessage"]);
+    assert!(buttons(&calls[calls.len() - 2]).is_empty());
+    assert!(h
+        .app
+        .store
+        .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+        .unwrap()
+        .iter()
+        .all(|(_, c)| !c.is_open()));
+}
+
+#[tokio::test]
+async fn url_verification_answers_the_challenge() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let body = fixture("url_verification.json").to_string();
+    let r = h
+        .post_signed("/slack/events", JSON, body.into_bytes(), &[])
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+}

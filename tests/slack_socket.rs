@@ -1,0 +1,140 @@
+//! Socket Mode against a local stand-in: `apps.connections.open` on the stand-in Web API
+//! hands out a `ws://` URL on loopback, where a websocket server plays Slack's side (hello,
+//! envelopes, and reading the bot's acknowledgements).
+
+mod slack_support;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use slack_support::*;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tradeoff::slack::socket::SocketMode;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// The next text frame from the bot, as JSON. The timeout only stops a broken test from
+/// hanging; nothing here measures time.
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("the bot answered")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(t) = frame {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+#[tokio::test]
+async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
+    let stand_in = StandIn::start().await;
+    let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    stand_in.set_socket_url(&format!("ws://{}/link", ws_listener.local_addr().unwrap()));
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+
+    let socket = SocketMode::new(
+        h.bot.clone(),
+        tradeoff::slack::api::client(&stand_in.api_url()),
+        "xapp-1-test",
+    );
+    socket.start().await.unwrap();
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(20), ws_listener.accept())
+        .await
+        .expect("the bot connected")
+        .unwrap();
+    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let open = stand_in.calls();
+    assert_eq!(open[0].method, "apps.connections.open");
+    assert_eq!(open[0].authorization, "Bearer xapp-1-test");
+
+    send(&mut ws, json!({
+        "type": "hello", "num_connections": 1,
+        "debug_info": { "host": "applink-test", "build_number": 1, "approximate_connection_time": 18060 },
+        "connection_info": { "app_id": "A123456" }
+    }))
+    .await;
+
+    // A slash command: the answer travels in the acknowledgement.
+    let command = fixture("slash_command.json");
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
+            "payload": command
+        }),
+    )
+    .await;
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["envelope_id"], "env-1");
+    assert_eq!(ack["payload"]["response_type"], "ephemeral");
+    assert!(ack["payload"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Starting"));
+    h.deliver().await;
+    let posts: Vec<Call> = stand_in
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    let parent = posts[0].ts.clone().unwrap();
+    let question = posts[1].clone();
+
+    // A click, then a thread reply, as Socket Mode envelopes.
+    let (block, action, value) = buttons(&question)[0].clone();
+    let p = click(
+        &block,
+        &action,
+        &value,
+        question.ts.as_deref().unwrap(),
+        "U2",
+        "1700000001.000001",
+    );
+    send(&mut ws, json!({
+        "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false, "payload": p
+    }))
+    .await;
+    assert_eq!(next_json(&mut ws).await["envelope_id"], "env-2");
+    h.deliver().await;
+
+    let r = reply("over 10k", &parent, "U3", "EvSock1");
+    for retry in 0..2 {
+        send(&mut ws, json!({
+            "envelope_id": format!("env-3-{retry}"), "type": "events_api",
+            "accepts_response_payload": false, "retry_attempt": retry, "retry_reason": "", "payload": r
+        }))
+        .await;
+        assert_eq!(
+            next_json(&mut ws).await["envelope_id"],
+            format!("env-3-{retry}")
+        );
+    }
+    h.deliver().await;
+
+    let calls = stand_in.calls();
+    let updates: Vec<&Call> = calls.iter().filter(|c| c.method == "chat.update").collect();
+    assert_eq!(
+        updates.len(),
+        2,
+        "one click and one reply (its redelivery ignored)"
+    );
+    assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by U2");
+    assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by U3");
+    let posts = calls
+        .iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .count();
+    assert_eq!(posts, 4, "parent and three questions");
+    socket.shutdown().await;
+}

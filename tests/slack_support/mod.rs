@@ -1,0 +1,422 @@
+//! What the Slack tests share: a stand-in for Slack's Web API on loopback that records
+//! every call and can be told to fail, a controlled clock, the bot served on port 0, and
+//! signed requests built from the fixtures in `tests/fixtures/slack/`.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path as FsPath;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tradeoff::app::App;
+use tradeoff::outbox::{Clock, Pass};
+use tradeoff::slack::api::SlackSender;
+use tradeoff::slack::http::SlackHttp;
+use tradeoff::slack::{verify, SlackBot};
+
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+pub const START: i64 = 1_700_000_000;
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<AtomicI64>);
+
+impl TestClock {
+    pub fn new() -> Self {
+        TestClock(Arc::new(AtomicI64::new(START * 1000)))
+    }
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+    pub fn secs(&self) -> i64 {
+        self.0.load(Ordering::SeqCst) / 1000
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One call the stand-in received.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub authorization: String,
+    pub body: Value,
+    /// The status it was answered with.
+    pub status: u16,
+    /// The `ts` it returned, for posts.
+    pub ts: Option<String>,
+}
+
+/// A canned answer for the next call of a method.
+#[derive(Clone, Debug)]
+pub struct Forced {
+    pub method: String,
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct StandInState {
+    calls: Mutex<Vec<Call>>,
+    forced: Mutex<VecDeque<Forced>>,
+    next_ts: AtomicU64,
+    socket_url: Mutex<Option<String>>,
+}
+
+/// Slack's Web API on 127.0.0.1, answering in Slack's formats.
+#[derive(Clone)]
+pub struct StandIn {
+    pub addr: SocketAddr,
+    state: Arc<StandInState>,
+}
+
+impl StandIn {
+    pub async fn start() -> Self {
+        let state = Arc::new(StandInState {
+            next_ts: AtomicU64::new(100),
+            ..Default::default()
+        });
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        StandIn { addr, state }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// Calls that Slack accepted (2xx with ok:true).
+    pub fn accepted(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.status == 200 && (c.ts.is_some() || c.method == "chat.postEphemeral"))
+            .collect()
+    }
+
+    pub fn force(&self, method: &str, status: u16, retry_after: Option<u64>, body: Value) {
+        self.state.forced.lock().unwrap().push_back(Forced {
+            method: method.into(),
+            status,
+            retry_after,
+            body,
+        });
+    }
+
+    pub fn set_socket_url(&self, url: &str) {
+        *self.state.socket_url.lock().unwrap() = Some(url.to_owned());
+    }
+}
+
+async fn api(
+    State(state): State<Arc<StandInState>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let forced = {
+        let mut queue = state.forced.lock().unwrap();
+        let at = queue.iter().position(|f| f.method == method);
+        at.and_then(|i| queue.remove(i))
+    };
+    let mut call = Call {
+        method: method.clone(),
+        authorization,
+        body: body.clone(),
+        status: 200,
+        ts: None,
+    };
+    let response = if let Some(f) = forced {
+        call.status = f.status;
+        let mut r = (StatusCode::from_u16(f.status).unwrap(), Json(f.body)).into_response();
+        if let Some(s) = f.retry_after {
+            r.headers_mut()
+                .insert("retry-after", s.to_string().parse().unwrap());
+        }
+        r
+    } else {
+        let ts = format!(
+            "{START}.{:06}",
+            state.next_ts.fetch_add(100, Ordering::SeqCst)
+        );
+        let channel = body["channel"].clone();
+        match method.as_str() {
+            "chat.postMessage" => {
+                call.ts = Some(ts.clone());
+                Json(json!({
+                    "ok": true, "channel": channel, "ts": ts,
+                    "message": { "type": "message", "text": body["text"], "ts": ts, "bot_id": "B0001", "user": "UBOT" }
+                }))
+                .into_response()
+            }
+            "chat.update" => {
+                call.ts = Some(body["ts"].as_str().unwrap_or_default().to_owned());
+                Json(json!({
+                    "ok": true, "channel": channel, "ts": body["ts"], "text": body["text"],
+                    "message": { "text": body["text"] }
+                }))
+                .into_response()
+            }
+            "chat.postEphemeral" => Json(json!({ "ok": true, "message_ts": ts })).into_response(),
+            "auth.test" => Json(json!({
+                "ok": true, "url": "https://example.slack.com/", "team": "Example",
+                "user": "tradeoff", "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"
+            }))
+            .into_response(),
+            "apps.connections.open" => {
+                let url = state.socket_url.lock().unwrap().clone();
+                match url {
+                    Some(url) => Json(json!({ "ok": true, "url": url })).into_response(),
+                    None => Json(json!({ "ok": false, "error": "invalid_auth" })).into_response(),
+                }
+            }
+            _ => Json(json!({ "ok": false, "error": "unknown_method" })).into_response(),
+        }
+    };
+    state.calls.lock().unwrap().push(call);
+    response
+}
+
+/// The built-in packs, from the repository.
+pub fn packs_dir() -> &'static FsPath {
+    FsPath::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn open_app(dir: &FsPath) -> Arc<App> {
+    Arc::new(tradeoff::cli::open_app(dir, Some(packs_dir())).unwrap())
+}
+
+/// The bot with its store in `dir`, served on 127.0.0.1:0, delivering to `stand_in`.
+pub struct Harness {
+    pub bot: Arc<SlackBot>,
+    pub app: Arc<App>,
+    pub clock: TestClock,
+    pub sender: SlackSender,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    pub async fn start(dir: &FsPath, stand_in: &StandIn, clock: TestClock) -> Self {
+        let app = open_app(dir);
+        let bot = Arc::new(SlackBot::new(
+            app.clone(),
+            Arc::new(clock.clone()),
+            Some("UBOT".into()),
+        ));
+        let router = tradeoff::http::router(tradeoff::http::HttpState {
+            app: app.clone(),
+            slack: Some(SlackHttp {
+                bot: bot.clone(),
+                signing_secret: tradeoff::slack::Secret::new(SECRET),
+            }),
+            discord: None,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let sender = SlackSender::new(
+            tradeoff::slack::api::client(&stand_in.api_url()),
+            BOT_TOKEN,
+            app.store.clone(),
+        );
+        // No kept-alive connections: a test that stops the server must be able to drop
+        // everything that holds the store.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        Harness {
+            bot,
+            app,
+            clock,
+            sender,
+            addr,
+            http,
+            server,
+        }
+    }
+
+    /// Stops the server and drops everything holding the store, as a crash would.
+    pub async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+    }
+
+    /// One outbox pass at the clock's time.
+    pub async fn pass(&self) -> Pass {
+        self.bot.outbox.pass(&self.sender, &self.clock).await
+    }
+
+    /// Passes until nothing more is sent right now.
+    pub async fn deliver(&self) {
+        for _ in 0..50 {
+            let p = self.pass().await;
+            if p.sent == 0 && p.retried == 0 && p.refused == 0 {
+                return;
+            }
+        }
+        panic!("the outbox never settled");
+    }
+
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let ts = self.clock.secs().to_string();
+        let sig = verify::sign(SECRET, &ts, &body);
+        let mut req = self
+            .http
+            .post(format!("http://{}{path}", self.addr))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body);
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `/tradeoff <text>` from `user`.
+    pub async fn command(&self, text: &str, user: &str) -> Value {
+        let mut fields = fixture("slash_command.json");
+        fields["text"] = json!(text);
+        fields["user_id"] = json!(user);
+        let body = form(&fields);
+        let r = self
+            .post_signed("/slack/commands", FORM, body.into_bytes(), &[])
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Sends a `block_actions` payload; returns the HTTP status.
+    pub async fn interact(&self, payload: &Value) -> u16 {
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.post_signed("/slack/interactions", FORM, body.into_bytes(), &[])
+            .await
+            .status()
+            .as_u16()
+    }
+
+    pub async fn event(&self, event: &Value, retry: Option<&str>) -> u16 {
+        let extra: Vec<(&str, &str)> = match retry {
+            Some(n) => vec![
+                ("x-slack-retry-num", n),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
+            None => vec![],
+        };
+        self.post_signed(
+            "/slack/events",
+            JSON,
+            event.to_string().into_bytes(),
+            &extra,
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+}
+
+pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const JSON: &str = "application/json";
+
+pub fn fixture(name: &str) -> Value {
+    let path = FsPath::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/slack")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A JSON object of strings as a form body.
+pub fn form(fields: &Value) -> String {
+    let pairs: Vec<(String, String)> = fields
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+/// A click on `action_id` in the actions block `block_id` of the message at `message_ts`.
+pub fn click(
+    block_id: &str,
+    action_id: &str,
+    value: &str,
+    message_ts: &str,
+    user: &str,
+    action_ts: &str,
+) -> Value {
+    let mut p = fixture("block_actions.json");
+    p["user"]["id"] = json!(user);
+    p["container"]["message_ts"] = json!(message_ts);
+    p["message"]["ts"] = json!(message_ts);
+    p["actions"][0]["block_id"] = json!(block_id);
+    p["actions"][0]["action_id"] = json!(action_id);
+    p["actions"][0]["value"] = json!(value);
+    p["actions"][0]["action_ts"] = json!(action_ts);
+    p
+}
+
+/// A reply in the thread under `thread_ts`.
+pub fn reply(text: &str, thread_ts: &str, user: &str, event_id: &str) -> Value {
+    let mut e = fixture("event_thread_reply.json");
+    e["event"]["text"] = json!(text);
+    e["event"]["thread_ts"] = json!(thread_ts);
+    e["event"]["user"] = json!(user);
+    e["event_id"] = json!(event_id);
+    e
+}
+
+/// The buttons of a posted question: (block_id, action_id, value) of each element.
+pub fn buttons(call: &Call) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for block in call.body["blocks"].as_array().into_iter().flatten() {
+        if block["type"] == "actions" {
+            for e in block["elements"].as_array().into_iter().flatten() {
+                out.push((
+                    block["block_id"].as_str().unwrap_or_default().to_owned(),
+                    e["action_id"].as_str().unwrap_or_default().to_owned(),
+                    e["value"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
