@@ -163,8 +163,8 @@ pub fn poll_message(poll: &Poll, pack: &Pack) -> Message {
         description.push_str(&format!(" ({})", discord_time(closes)));
     }
     description.push_str(&format!(
-        "\n\n{} questions, answered privately: press **Answer**. Until the close this message \
-         shows only how many have answered; you can change your answers until then.",
+        "\n\nAnswer privately with **Answer** (at most {} questions). Until the close this \
+         message shows only how many have answered; you can change your answers until then.",
         pack.questions.len()
     ));
     Message {
@@ -377,6 +377,8 @@ fn is_admin(c: &CommandInteraction) -> bool {
         .is_some_and(|p| p.intersects(Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD))
 }
 
+const NOT_HERE: &str = "This button belongs to a poll that is not open here.";
+
 /// Said after a schedule that cannot be read: where the schedule goes on Discord.
 const SCHEDULE_HINT: &str =
     "On Discord the schedule goes in the `schedule` option: `/tradeoff poll schedule: for 2d`.";
@@ -448,26 +450,29 @@ impl DiscordBot {
         }))
     }
 
-    /// The open poll of a click, if it belongs to this guild.
+    /// The open poll of a click, and who clicked; `None` when the poll is not this guild's
+    /// (a forged or copied `custom_id`): polls never mix across guilds.
     fn poll_of_click(
         &self,
         c: &ComponentInteraction,
         id: &PollId,
-    ) -> Result<(Poll, Arc<Pack>, UserRef), AppError> {
+    ) -> Result<Option<(Poll, Arc<Pack>, UserRef)>, AppError> {
         let (poll, pack) = self.app.open_poll(id)?;
         let guild = c.guild_id.map(|g| g.to_string());
         if poll.platform != Platform::Discord || guild.as_deref() != Some(poll.workspace.as_str())
         {
-            return Err(UserError::PollClosed.into());
+            return Ok(None);
         }
         let member = person(&c.user, c.member.as_ref().and_then(|m| m.nick.as_deref()));
-        Ok((poll, pack, member))
+        Ok(Some((poll, pack, member)))
     }
 
     /// The Answer button: a private form at the member's current question, started anew
     /// unless one is half-way.
     fn open_form(&self, c: &ComponentInteraction, id: &PollId) -> Result<Response, AppError> {
-        let (poll, pack, member) = self.poll_of_click(c, id)?;
+        let Some((poll, pack, member)) = self.poll_of_click(c, id)? else {
+            return Ok(Response::private(NOT_HERE));
+        };
         let (key, who) = form_key(&poll, &member);
         let answered_before = !self.app.poll_answers_of(&poll, &member)?.is_empty();
         let (conversation, mut lead) = match self.app.open_conversation(&key)? {
@@ -514,7 +519,9 @@ impl DiscordBot {
         id: &PollId,
         component: &ComponentId,
     ) -> Result<Response, AppError> {
-        let (poll, _, member) = self.poll_of_click(c, id)?;
+        let Some((poll, _, member)) = self.poll_of_click(c, id)? else {
+            return Ok(Response::private(NOT_HERE));
+        };
         let (key, who) = form_key(&poll, &member);
         let Some(stored) = self.app.store.conversation(&key)? else {
             return Ok(self.form_ended(&poll, &member, None));
