@@ -280,6 +280,21 @@ async fn serve(
             None
         }
     };
+    // One scheduler for every platform's polls: deadlines, reminders, recurring rounds.
+    let mut poll_platforms = Vec::new();
+    if let Some(bot) = &discord {
+        poll_platforms.push(bot.scheduler_entry());
+    }
+    if !poll_platforms.is_empty() {
+        tokio::spawn(crate::polls::run_scheduler(
+            app.clone(),
+            poll_platforms,
+            Arc::new(crate::outbox::SystemClock),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        ));
+    }
     let router = crate::http::router(crate::http::HttpState { app, discord });
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

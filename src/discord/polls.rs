@@ -389,6 +389,12 @@ impl DiscordBot {
         Arc::new(DiscordPollPresenter::new(self.app.store.clone()))
     }
 
+    /// Discord's entry for [`crate::polls::run_scheduler`]: the presenter, and the outbox to
+    /// wake when the scheduler has queued something.
+    pub fn scheduler_entry(&self) -> (Platform, Arc<dyn PollPresenter>, crate::outbox::Outbox) {
+        (Platform::Discord, self.poll_presenter(), self.outbox.clone())
+    }
+
     /// `/tradeoff poll [schedule]`: opens a poll in this channel, or closes it.
     pub(super) fn poll_command(
         &self,
