@@ -226,12 +226,24 @@ async fn open_answer_change_close_and_the_summary_embed() {
     let realtime = [("workload", "realtime"), ("concurrency", "high")];
     let thanks = answer(&bot, &poll, BOB, &realtime, GUILD, CHANNEL).await;
     assert!(
-        thanks.starts_with("**Thanks, your answers are in** (you can change them until the close)."),
+        thanks
+            .starts_with("**Thanks, your answers are in** (you can change them until the close)."),
         "{thanks}"
     );
-    assert!(thanks.contains("Real-time"), "the member sees their own answers: {thanks}");
+    assert!(
+        thanks.contains("Real-time"),
+        "the member sees their own answers: {thanks}"
+    );
     answer(&bot, &poll, CY, &realtime, GUILD, CHANNEL).await;
-    answer(&bot, &poll, DEE, &[("workload", "data_ml"), ("ai_ml", "core")], GUILD, CHANNEL).await;
+    answer(
+        &bot,
+        &poll,
+        DEE,
+        &[("workload", "data_ml"), ("ai_ml", "core")],
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     assert_eq!(bot.deliver().await.sent, 3, "one edit per new member");
 
     // Dee changes her mind: Back undoes an answer, Skip skips; her last answers count and
@@ -274,17 +286,34 @@ async fn open_answer_change_close_and_the_summary_embed() {
         ))
         .await;
     let data = updated(&back);
-    assert_eq!(form_question(data, &poll), Some(0), "back to the first question");
-    assert!(data["content"].as_str().unwrap().starts_with("Going back to"));
+    assert_eq!(
+        form_question(data, &poll),
+        Some(0),
+        "back to the first question"
+    );
+    assert!(data["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Going back to"));
     let thanks = answer(&bot, &poll, DEE, &realtime, GUILD, CHANNEL).await;
     assert!(thanks.contains("Real-time"), "{thanks}");
-    assert_eq!(bot.deliver().await.sent, 0, "a changed answer is not a new member");
+    assert_eq!(
+        bot.deliver().await.sent,
+        0,
+        "a changed answer is not a new member"
+    );
 
     let edits = edits_in(&standin, CHANNEL);
     let counts: Vec<String> = edits.iter().map(description).collect();
     assert!(counts[0].contains("1 teammate has answered"), "{counts:?}");
-    assert!(counts[1].contains("2 teammates have answered"), "{counts:?}");
-    assert!(counts[2].contains("3 teammates have answered"), "{counts:?}");
+    assert!(
+        counts[1].contains("2 teammates have answered"),
+        "{counts:?}"
+    );
+    assert!(
+        counts[2].contains("3 teammates have answered"),
+        "{counts:?}"
+    );
     // The poll message never shows an answer before the close.
     let labels: Vec<String> = pack(&bot)
         .questions
@@ -341,7 +370,10 @@ async fn open_answer_change_close_and_the_summary_embed() {
     let summary = posts_to(&standin, CHANNEL).pop().unwrap();
     assert_sendable(&summary);
     let embed = &summary["embeds"][0];
-    assert_eq!(embed["title"], "Team result: Backend decision: Node.js or Python");
+    assert_eq!(
+        embed["title"],
+        "Team result: Backend decision: Node.js or Python"
+    );
     let split = embed["fields"]
         .as_array()
         .unwrap()
@@ -424,8 +456,13 @@ async fn an_admin_may_close_a_poll_someone_else_opened() {
 async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_not_answered() {
     let standin = StandIn::start().await;
     let bot = TestBot::start(&standin).await;
-    bot.interact(&poll_command(Some("for 2h remind 30m"), ADA, GUILD, CHANNEL))
-        .await;
+    bot.interact(&poll_command(
+        Some("for 2h remind 30m"),
+        ADA,
+        GUILD,
+        CHANNEL,
+    ))
+    .await;
     let poll = open_poll(&bot, GUILD, CHANNEL);
     bot.deliver().await;
     answer(&bot, &poll, BOB, &[("workload", "api")], GUILD, CHANNEL).await;
@@ -468,18 +505,27 @@ async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_no
     bot.deliver().await;
 
     let presenter: Arc<dyn PollPresenter> = bot.bot.poll_presenter();
-    let lookup =
-        move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
+    let lookup = move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
     let deadline = NOW + 2 * 3600;
     assert_eq!(bot.bot.app.run_due_polls(deadline - 1801, &lookup).0, 0);
     assert_eq!(bot.bot.app.run_due_polls(deadline - 1800, &lookup).0, 1);
-    assert_eq!(bot.bot.app.run_due_polls(deadline - 1700, &lookup).0, 0, "one nudge");
+    assert_eq!(
+        bot.bot.app.run_due_polls(deadline - 1700, &lookup).0,
+        0,
+        "one nudge"
+    );
     assert_eq!(bot.deliver().await.sent, 1);
     let reminder = posts_to(&standin, CHANNEL).pop().unwrap();
     let content = reminder["content"].as_str().unwrap();
-    assert!(content.starts_with("Reminder: this team poll closes"), "{content}");
+    assert!(
+        content.starts_with("Reminder: this team poll closes"),
+        "{content}"
+    );
     assert!(content.contains(&format!("<@{}>", CY.0)), "{content}");
-    assert!(!content.contains(BOB.0) && !content.contains(ADA.0), "{content}");
+    assert!(
+        !content.contains(BOB.0) && !content.contains(ADA.0),
+        "{content}"
+    );
     assert_eq!(
         reminder["allowed_mentions"],
         json!({ "parse": [], "users": [CY.0] }),
@@ -514,20 +560,41 @@ async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_no
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["name"].as_str().unwrap().starts_with("How the individual"))
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("How the individual")
+        })
         .unwrap()
         .clone();
-    assert!(split["name"].as_str().unwrap().ends_with("1 answered"), "{split}");
+    assert!(
+        split["name"].as_str().unwrap().ends_with("1 answered"),
+        "{split}"
+    );
 }
 
 #[tokio::test]
 async fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
     let standin = StandIn::start().await;
     let bot = TestBot::start(&standin).await;
-    bot.interact(&poll_command(Some("for 1d anonymous remind 2h"), ADA, GUILD, CHANNEL))
-        .await;
+    bot.interact(&poll_command(
+        Some("for 1d anonymous remind 2h"),
+        ADA,
+        GUILD,
+        CHANNEL,
+    ))
+    .await;
     let poll = open_poll(&bot, GUILD, CHANNEL);
-    answer(&bot, &poll, BOB, &[("workload", "realtime")], GUILD, CHANNEL).await;
+    answer(
+        &bot,
+        &poll,
+        BOB,
+        &[("workload", "realtime")],
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     answer(&bot, &poll, CY, &[("workload", "data_ml")], GUILD, CHANNEL).await;
     // Dee's form is half-way.
     bot.interact(&click(
@@ -548,12 +615,14 @@ async fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
     .await;
     // A reminder in an anonymous poll mentions nobody.
     let presenter: Arc<dyn PollPresenter> = bot.bot.poll_presenter();
-    let lookup =
-        move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
+    let lookup = move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
     assert_eq!(bot.bot.app.run_due_polls(NOW + 86_400 - 7200, &lookup).0, 1);
     bot.deliver().await;
     let reminder = posts_to(&standin, CHANNEL).pop().unwrap();
-    assert_eq!(reminder["allowed_mentions"], json!({ "parse": [], "users": [] }));
+    assert_eq!(
+        reminder["allowed_mentions"],
+        json!({ "parse": [], "users": [] })
+    );
     assert!(!reminder["content"].as_str().unwrap().contains("<@"));
 
     // Every tree of the store, raw: the answers are there, the members' ids are not.
@@ -565,7 +634,10 @@ async fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
             dump.push_str(&String::from_utf8_lossy(&v));
         }
     }
-    assert!(dump.contains("realtime") && dump.contains("data_ml"), "answers are stored");
+    assert!(
+        dump.contains("realtime") && dump.contains("data_ml"),
+        "answers are stored"
+    );
     for who in [BOB, CY, DEE] {
         assert!(!dump.contains(who.0), "{} is in the store", who.1);
         assert!(!dump.contains(who.1), "{} is in the store", who.1);
@@ -583,9 +655,7 @@ async fn polls_in_two_channels_and_two_guilds_do_not_mix() {
         (GUILD, OTHER_CHANNEL),
         (OTHER_GUILD, OTHER_GUILD_CHANNEL),
     ] {
-        let r = bot
-            .interact(&poll_command(None, ADA, guild, channel))
-            .await;
+        let r = bot.interact(&poll_command(None, ADA, guild, channel)).await;
         assert!(ephemeral(&r)["content"]
             .as_str()
             .unwrap()
@@ -602,7 +672,15 @@ async fn polls_in_two_channels_and_two_guilds_do_not_mix() {
         .unwrap()
         .starts_with("A poll is already open in this channel"));
 
-    answer(&bot, &here, BOB, &[("workload", "realtime")], GUILD, CHANNEL).await;
+    answer(
+        &bot,
+        &here,
+        BOB,
+        &[("workload", "realtime")],
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     answer(&bot, &here, CY, &[("workload", "realtime")], GUILD, CHANNEL).await;
     answer(
         &bot,
@@ -628,18 +706,24 @@ async fn polls_in_two_channels_and_two_guilds_do_not_mix() {
         "This button belongs to a poll that is not open here."
     );
     let count = |id: &PollId| bot.store.poll(id).unwrap().unwrap().respondents;
-    assert_eq!((count(&here), count(&next_door), count(&elsewhere)), (2, 0, 1));
+    assert_eq!(
+        (count(&here), count(&next_door), count(&elsewhere)),
+        (2, 0, 1)
+    );
 
     // Closing next door closes only next door, with nobody's answers.
     bot.interact(&poll_command(Some("close"), ADA, GUILD, OTHER_CHANNEL))
         .await;
     bot.deliver().await;
     let summary = posts_to(&standin, OTHER_CHANNEL).pop().unwrap();
-    assert!(summary["embeds"][0]["description"]
-        .as_str()
-        .unwrap()
-        .contains("0 teammates answered")
-        || summary.to_string().contains("Nobody answered"), "{summary}");
+    assert!(
+        summary["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("0 teammates answered")
+            || summary.to_string().contains("Nobody answered"),
+        "{summary}"
+    );
     assert_eq!(open_poll(&bot, GUILD, CHANNEL), here);
     assert_eq!(open_poll(&bot, OTHER_GUILD, OTHER_GUILD_CHANNEL), elsewhere);
     for (channel, n) in [(CHANNEL, 1), (OTHER_CHANNEL, 2), (OTHER_GUILD_CHANNEL, 1)] {
@@ -651,7 +735,11 @@ async fn polls_in_two_channels_and_two_guilds_do_not_mix() {
 async fn a_schedule_that_cannot_be_read_gets_a_private_error_with_examples() {
     let standin = StandIn::start().await;
     let bot = TestBot::start(&standin).await;
-    for schedule in ["for two days", "every fryday 16:00", "for 2d tz Mars/Olympus"] {
+    for schedule in [
+        "for two days",
+        "every fryday 16:00",
+        "for 2d tz Mars/Olympus",
+    ] {
         let r = bot
             .interact(&poll_command(Some(schedule), ADA, GUILD, CHANNEL))
             .await;
@@ -688,7 +776,11 @@ async fn a_schedule_that_cannot_be_read_gets_a_private_error_with_examples() {
         .unwrap()
         .unwrap();
     assert_eq!(poll.tz, "Europe/Berlin");
-    assert_eq!(poll.closes_at, Some(NOW + 2 * 86_400 + 5 * 3600), "17:00 CEST is 15:00 UTC");
+    assert_eq!(
+        poll.closes_at,
+        Some(NOW + 2 * 86_400 + 5 * 3600),
+        "17:00 CEST is 15:00 UTC"
+    );
     bot.interact(&poll_command(None, ADA, GUILD, OTHER_CHANNEL))
         .await;
     let utc = bot
@@ -707,7 +799,15 @@ async fn a_recurring_poll_posts_each_summary_and_opens_the_next_round_message() 
     bot.interact(&poll_command(Some("every day 16:00"), ADA, GUILD, CHANNEL))
         .await;
     let poll = open_poll(&bot, GUILD, CHANNEL);
-    answer(&bot, &poll, BOB, &[("workload", "realtime")], GUILD, CHANNEL).await;
+    answer(
+        &bot,
+        &poll,
+        BOB,
+        &[("workload", "realtime")],
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     bot.deliver().await;
     let first_message = standin
         .calls()
@@ -720,8 +820,15 @@ async fn a_recurring_poll_posts_each_summary_and_opens_the_next_round_message() 
     let presenter: Arc<dyn PollPresenter> = bot.bot.poll_presenter();
     let lookup = move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
     let close = NOW + 6 * 3600;
-    assert_eq!(bot.bot.app.run_due_polls(close, &lookup), (1, Some(close + 86_400)));
-    assert_eq!(bot.deliver().await.sent, 3, "closed edit, summary, next round");
+    assert_eq!(
+        bot.bot.app.run_due_polls(close, &lookup),
+        (1, Some(close + 86_400))
+    );
+    assert_eq!(
+        bot.deliver().await.sent,
+        3,
+        "closed edit, summary, next round"
+    );
     let posts = posts_to(&standin, CHANNEL);
     let summary = &posts[posts.len() - 2];
     assert_eq!(
@@ -729,7 +836,10 @@ async fn a_recurring_poll_posts_each_summary_and_opens_the_next_round_message() 
         "Team result: Backend decision: Node.js or Python (round 1)"
     );
     let next = &posts[posts.len() - 1];
-    assert!(description(next).starts_with("0 teammates have answered"), "{next}");
+    assert!(
+        description(next).starts_with("0 teammates have answered"),
+        "{next}"
+    );
     assert!(next["embeds"][0]["footer"]["text"]
         .as_str()
         .unwrap()

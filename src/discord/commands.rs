@@ -134,7 +134,10 @@ mod tests {
         let poll = &command["options"][1];
         assert_eq!(poll["name"], "poll");
         assert_eq!(
-            (poll["options"][0]["name"].as_str(), poll["options"][0]["type"].as_u64()),
+            (
+                poll["options"][0]["name"].as_str(),
+                poll["options"][0]["type"].as_u64()
+            ),
             (Some("schedule"), Some(3)),
             "the schedule is one free-text option"
         );

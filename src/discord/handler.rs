@@ -204,7 +204,9 @@ impl DiscordBot {
 
     fn on_command(&self, c: &CommandInteraction) -> Response {
         let Some(sub) = c.data.options.first() else {
-            return Response::private("Use `/tradeoff start`, `poll`, `result`, `cancel` or `help`.");
+            return Response::private(
+                "Use `/tradeoff start`, `poll`, `result`, `cancel` or `help`.",
+            );
         };
         let Some(guild) = c.guild_id else {
             return Response::private(

@@ -240,11 +240,10 @@ impl DiscordPollPresenter {
         let answered: BTreeSet<&str> = answered.iter().map(String::as_str).collect();
         let thread = format!("poll:{}", poll.id);
         let mut known = BTreeSet::new();
-        match self.store.conversations_in_channel(
-            Platform::Discord,
-            &poll.workspace,
-            &poll.channel,
-        ) {
+        match self
+            .store
+            .conversations_in_channel(Platform::Discord, &poll.workspace, &poll.channel)
+        {
             Ok(forms) => known.extend(
                 forms
                     .into_iter()
@@ -260,7 +259,9 @@ impl DiscordPollPresenter {
                         .into_iter()
                         .filter_map(|(_, r)| r.user.map(|u| u.id.0)),
                 ),
-                Err(e) => tracing::warn!(poll = %poll.id, "reminder: cannot read round {round}: {e}"),
+                Err(e) => {
+                    tracing::warn!(poll = %poll.id, "reminder: cannot read round {round}: {e}")
+                }
             }
         }
         known
@@ -392,7 +393,11 @@ impl DiscordBot {
     /// Discord's entry for [`crate::polls::run_scheduler`]: the presenter, and the outbox to
     /// wake when the scheduler has queued something.
     pub fn scheduler_entry(&self) -> (Platform, Arc<dyn PollPresenter>, crate::outbox::Outbox) {
-        (Platform::Discord, self.poll_presenter(), self.outbox.clone())
+        (
+            Platform::Discord,
+            self.poll_presenter(),
+            self.outbox.clone(),
+        )
     }
 
     /// `/tradeoff poll [schedule]`: opens a poll in this channel, or closes it.
@@ -445,7 +450,9 @@ impl DiscordBot {
         };
         Some(result.unwrap_or_else(|e| match e {
             // The form is the clicked message: say it there, and take its buttons away.
-            AppError::User(UserError::PollClosed) if parse_answer_button(&c.data.custom_id).is_none() => {
+            AppError::User(UserError::PollClosed)
+                if parse_answer_button(&c.data.custom_id).is_none() =>
+            {
                 Response::Update(Message {
                     content: UserError::PollClosed.to_string(),
                     components: Some(Vec::new()),
@@ -465,8 +472,7 @@ impl DiscordBot {
     ) -> Result<Option<(Poll, Arc<Pack>, UserRef)>, AppError> {
         let (poll, pack) = self.app.open_poll(id)?;
         let guild = c.guild_id.map(|g| g.to_string());
-        if poll.platform != Platform::Discord || guild.as_deref() != Some(poll.workspace.as_str())
-        {
+        if poll.platform != Platform::Discord || guild.as_deref() != Some(poll.workspace.as_str()) {
             return Ok(None);
         }
         let member = person(&c.user, c.member.as_ref().and_then(|m| m.nick.as_deref()));
@@ -487,13 +493,11 @@ impl DiscordBot {
                 vec!["Picking up where you left off.".to_owned()],
             ),
             None => {
-                let update = self.app.start_with(
-                    &key,
-                    Some(pack.id.as_str()),
-                    who,
-                    self.now(),
-                    |_| Vec::new(),
-                )?;
+                let update =
+                    self.app
+                        .start_with(&key, Some(pack.id.as_str()), who, self.now(), |_| {
+                            Vec::new()
+                        })?;
                 (
                     update.conversation,
                     vec![format!(
@@ -508,7 +512,10 @@ impl DiscordBot {
             }
         };
         if answered_before {
-            lead.push("You have answered this poll already: answering again replaces your answers.".into());
+            lead.push(
+                "You have answered this poll already: answering again replaces your answers."
+                    .into(),
+            );
         }
         let mut message = self.form_message(&poll, &pack, &conversation, &lead);
         message.ephemeral = true;
@@ -537,7 +544,12 @@ impl DiscordBot {
         }
         let form_pack = self.app.catalog.get(&stored.pack, stored.pack_version)?;
         let Some(question) = form_pack.questions.get(component.question) else {
-            return Ok(Response::Update(self.form_message(&poll, &form_pack, &stored, &[])));
+            return Ok(Response::Update(self.form_message(
+                &poll,
+                &form_pack,
+                &stored,
+                &[],
+            )));
         };
         let choice = |index: Option<usize>| {
             index
@@ -569,9 +581,7 @@ impl DiscordBot {
             )));
         };
         // A command button acts on its own question only: an old form's Back is stale.
-        if matches!(input, Input::Command(_))
-            && stored.next() != Next::Ask(component.question)
-        {
+        if matches!(input, Input::Command(_)) && stored.next() != Next::Ask(component.question) {
             return Ok(Response::Update(self.form_message(
                 &poll,
                 &form_pack,
@@ -591,9 +601,7 @@ impl DiscordBot {
                 self.poll_presenter().as_ref(),
             )?;
         }
-        let update = self
-            .app
-            .step_with(&key, input, &who, now, |_| Vec::new())?;
+        let update = self.app.step_with(&key, input, &who, now, |_| Vec::new())?;
         let event = &update.transition.event;
         Ok(match update.transition.next {
             Next::Finished => self.form_ended(&poll, &member, Some(&update.conversation)),
@@ -615,7 +623,12 @@ impl DiscordBot {
                     } => vec![answered_line(&update.pack, *question, *choice, "you")],
                     other => event_text(&update.pack, other).into_iter().collect(),
                 };
-                Response::Update(self.form_message(&poll, &update.pack, &update.conversation, &lead))
+                Response::Update(self.form_message(
+                    &poll,
+                    &update.pack,
+                    &update.conversation,
+                    &lead,
+                ))
             }
         })
     }
