@@ -317,6 +317,22 @@ async fn serve(
             None
         }
     };
+    // One scheduler for every platform's polls: deadlines, reminders, recurring rounds.
+    let mut poll_platforms = Vec::new();
+    if let Some(bot) = &discord {
+        poll_platforms.push(bot.scheduler_entry());
+    }
+    if !poll_platforms.is_empty() {
+        let mut stopped = stopped.clone();
+        tokio::spawn(crate::polls::run_scheduler(
+            app.clone(),
+            poll_platforms,
+            Arc::new(crate::outbox::SystemClock),
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ));
+    }
     let router = crate::http::router(crate::http::HttpState {
         app,
         slack: slack.as_ref().and_then(|s| s.http.clone()),

@@ -38,6 +38,17 @@ pub fn command_definitions(packs: &[(String, String)]) -> Value {
         .iter()
         .map(|(name, description)| {
             let mut sub = json!({ "type": 1, "name": name, "description": description });
+            if *name == "poll" {
+                // The rest of the poll command as one string, read by the core's parser:
+                // Discord options cannot express its free word order.
+                sub["options"] = json!([{
+                    "type": 3,
+                    "name": "schedule",
+                    "description": "e.g. for 2d tz Europe/Berlin remind 2h anonymous · every friday 16:00 · close",
+                    "required": false,
+                    "max_length": 200,
+                }]);
+            }
             if *name == "start" && !choices.is_empty() {
                 sub["options"] = json!([{
                     "type": 3,
@@ -114,6 +125,21 @@ mod tests {
             assert!(name_ok(sub["name"].as_str().unwrap()));
             let d = sub["description"].as_str().unwrap().chars().count();
             assert!((1..=100).contains(&d), "{sub}");
+            for option in sub["options"].as_array().into_iter().flatten() {
+                assert!(name_ok(option["name"].as_str().unwrap()));
+                let d = option["description"].as_str().unwrap().chars().count();
+                assert!((1..=100).contains(&d), "{option}");
+            }
         }
+        let poll = &command["options"][1];
+        assert_eq!(poll["name"], "poll");
+        assert_eq!(
+            (
+                poll["options"][0]["name"].as_str(),
+                poll["options"][0]["type"].as_u64()
+            ),
+            (Some("schedule"), Some(3)),
+            "the schedule is one free-text option"
+        );
     }
 }

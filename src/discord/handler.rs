@@ -67,7 +67,7 @@ impl Response {
         }
     }
 
-    fn private(text: impl Into<String>) -> Self {
+    pub(super) fn private(text: impl Into<String>) -> Self {
         Response::Message(Message {
             content: text.into(),
             ephemeral: true,
@@ -116,7 +116,7 @@ fn is_thread(channel: Option<&PartialChannel>) -> bool {
 }
 
 /// A person: their id, and the name the guild shows for them.
-fn person(user: &User, nick: Option<&str>) -> UserRef {
+pub(super) fn person(user: &User, nick: Option<&str>) -> UserRef {
     let name = nick
         .or(user.global_name.as_deref())
         .unwrap_or(&user.name)
@@ -133,7 +133,7 @@ pub fn strip_mention(content: &str, bot: &str) -> String {
         .to_owned()
 }
 
-fn error_response(e: &AppError) -> Response {
+pub(super) fn error_response(e: &AppError) -> Response {
     Response::private(e.user_text())
 }
 
@@ -204,7 +204,9 @@ impl DiscordBot {
 
     fn on_command(&self, c: &CommandInteraction) -> Response {
         let Some(sub) = c.data.options.first() else {
-            return Response::private("Use `/tradeoff start`, `result`, `cancel` or `help`.");
+            return Response::private(
+                "Use `/tradeoff start`, `poll`, `result`, `cancel` or `help`.",
+            );
         };
         let Some(guild) = c.guild_id else {
             return Response::private(
@@ -235,9 +237,7 @@ impl DiscordBot {
             "help" => self.help(),
             "result" => self.result(&guild.to_string(), &channel),
             "cancel" => self.cancel(c, &guild.to_string(), &channel, in_thread, &by),
-            "poll" => Ok(Response::private(
-                "Team polls are not available on Discord yet. Use `/tradeoff start` for a decision of your own.",
-            )),
+            "poll" => self.poll_command(c, &guild.to_string(), &channel, &by, option("schedule")),
             other => Ok(Response::private(format!(
                 "I don't know `/tradeoff {}`. Try `/tradeoff help`.",
                 display_name(other)
@@ -325,7 +325,8 @@ impl DiscordBot {
         let text = event_text(&pack, &Event::Help).unwrap_or_default();
         Ok(Response::private(format!(
             "{text}\n`/tradeoff start` opens a decision in a new thread; `/tradeoff result` shows \
-             the latest result in this channel; `/tradeoff cancel` stops a decision."
+             the latest result in this channel; `/tradeoff cancel` stops a decision; \
+             `/tradeoff poll` asks the whole team privately (`schedule: for 2d`, or `close`)."
         )))
     }
 
@@ -379,6 +380,10 @@ impl DiscordBot {
     }
 
     fn on_component(&self, c: &ComponentInteraction) -> Response {
+        // A poll's Answer button and its private form are handled in `polls`.
+        if let Some(response) = self.poll_component(c) {
+            return response;
+        }
         self.click(c).unwrap_or_else(|e| error_response(&e))
     }
 

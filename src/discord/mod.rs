@@ -6,6 +6,8 @@
 //! - [`verify`]: the Ed25519 check of the interactions endpoint.
 //! - [`render`]: questions and cards in Discord's formats, within Discord's limits.
 //! - [`handler`]: interactions and replies -> the app -> responses and queued messages.
+//! - [`polls`]: team polls: the poll message, the private answering form, the summary and
+//!   reminders.
 //! - [`http`]: `POST /discord/interactions`.
 //! - [`gateway`]: serenity's client feeding the same handler.
 //! - [`rest`]: REST calls and the outbox's sender.
@@ -16,6 +18,7 @@ pub mod config;
 pub mod gateway;
 pub mod handler;
 pub mod http;
+pub mod polls;
 pub mod render;
 pub mod rest;
 pub mod verify;

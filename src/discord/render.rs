@@ -486,6 +486,19 @@ pub fn question_heading(text: &str) -> String {
 /// numbered (typing a number picks it), and how to answer. `lead` goes first (the pack's
 /// introduction, or what the previous step did).
 pub fn question_message(conversation: &str, prompt: &Prompt, lead: &[String]) -> Message {
+    let mut content = question_text(prompt, lead);
+    content.push_str(REPLY_HINT);
+    Message {
+        content,
+        components: Some(question_components(conversation, prompt)),
+        ..Default::default()
+    }
+}
+
+/// A question's text without the hint on how to answer: the lead lines, the heading with its
+/// position, why it is asked, and the choices numbered. Private forms (a poll's answers),
+/// where nothing can be typed, use it alone.
+pub fn question_text(prompt: &Prompt, lead: &[String]) -> String {
     let mut content = String::new();
     for line in lead {
         content.push_str(line);
@@ -501,12 +514,7 @@ pub fn question_message(conversation: &str, prompt: &Prompt, lead: &[String]) ->
     for (i, c) in prompt.choices.iter().enumerate() {
         content.push_str(&format!("{}. {}\n", i + 1, escape_markdown(&c.described())));
     }
-    content.push_str(REPLY_HINT);
-    Message {
-        content,
-        components: Some(question_components(conversation, prompt)),
-        ..Default::default()
-    }
+    content
 }
 
 /// The message showing the card: a one-line headline (the notification text) and the embed.

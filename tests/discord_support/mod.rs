@@ -243,6 +243,8 @@ impl Clock for TestClock {
 pub struct TestBot {
     pub bot: Arc<DiscordBot>,
     pub store: Arc<dyn Store>,
+    /// The same store, for tests that read its trees directly.
+    pub sled: Arc<SledStore>,
     pub clock: Arc<TestClock>,
     pub url: String,
     pub dir: TempDir,
@@ -266,7 +268,8 @@ impl TestBot {
 
     /// On an existing data directory (a restart).
     pub async fn start_in(standin: &StandIn, dir: TempDir) -> TestBot {
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let sled = Arc::new(SledStore::open(dir.path()).unwrap());
+        let store: Arc<dyn Store> = sled.clone();
         let catalog = Catalog::load(store.clone(), tradeoff::packs::builtin()).unwrap();
         let app = Arc::new(App::new(store.clone(), catalog));
         let clock = TestClock::at(NOW);
@@ -283,6 +286,7 @@ impl TestBot {
         TestBot {
             bot,
             store,
+            sled,
             clock,
             url,
             dir,
