@@ -10,9 +10,9 @@
 use crate::core::ids::Platform;
 use crate::store::{OutboxEntry, Store};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -113,6 +113,16 @@ pub struct Outbox {
     store: Arc<dyn Store>,
     platform: Platform,
     wake: Arc<Notify>,
+    /// Entries read from the store and not yet delivered, by id; and the last id read.
+    /// A pass reads only what was queued since the previous one, so a long backlog is not
+    /// decoded again on every pass.
+    queue: Arc<Mutex<Queue>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    read_up_to: Option<u64>,
+    pending: BTreeMap<u64, OutboxEntry>,
 }
 
 impl Outbox {
@@ -121,6 +131,7 @@ impl Outbox {
             store,
             platform,
             wake: Arc::new(Notify::new()),
+            queue: Arc::new(Mutex::new(Queue::default())),
         }
     }
 
@@ -129,73 +140,111 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads what was queued since the last read.
+    fn refill(&self) -> Result<(), crate::store::StoreError> {
+        let after = self.queue().read_up_to;
+        let fresh = self.store.outbox_pending_after(self.platform, after)?;
+        let mut q = self.queue();
+        for entry in fresh {
+            q.read_up_to = Some(q.read_up_to.map_or(entry.id, |r| r.max(entry.id)));
+            q.pending.insert(entry.id, entry);
+        }
+        Ok(())
+    }
+
+    /// The first entry of every lane not in `blocked`, oldest lane first.
+    fn heads(&self, blocked: &HashSet<String>) -> Vec<OutboxEntry> {
+        let q = self.queue();
+        let mut seen: HashSet<&str> = HashSet::new();
+        q.pending
+            .values()
+            .filter(|e| seen.insert(e.message.lane.as_str()))
+            .filter(|e| !blocked.contains(&e.message.lane))
+            .cloned()
+            .collect()
+    }
+
     /// Delivers everything that is due, lane by lane, each lane in order. An entry that
     /// must wait holds back the rest of its lane, never other lanes.
     pub async fn pass<S: Sender>(&self, sender: &S, clock: &dyn Clock) -> Pass {
         let mut pass = Pass::default();
-        let pending = match self.store.outbox_pending(self.platform) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
-                pass.next_due_ms = Some(clock.now_ms() + 1000);
-                return pass;
-            }
-        };
+        if let Err(e) = self.refill() {
+            tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
+            pass.next_due_ms = Some(clock.now_ms() + 1000);
+            return pass;
+        }
         let mut blocked: HashSet<String> = HashSet::new();
-        for mut entry in pending {
-            if blocked.contains(&entry.message.lane) {
-                continue;
+        loop {
+            let heads = self.heads(&blocked);
+            if heads.is_empty() {
+                break;
             }
-            let now = clock.now_ms();
-            if entry.not_before_ms > now {
-                blocked.insert(entry.message.lane.clone());
-                pass.next_due_ms = Some(
-                    pass.next_due_ms
-                        .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
-                );
-                continue;
-            }
-            let store = self.store.clone();
-            let lookup = move |name: &str| store.get_ref(name).ok().flatten();
-            let op = match resolve_refs(&entry.message.op, &lookup) {
-                Ok(op) => op,
-                Err(missing) => {
-                    // Its producer came earlier in this lane and was refused for good.
-                    self.refuse(&entry, &format!("ref {missing} was never set"), &mut pass);
-                    continue;
-                }
-            };
-            match sender.send(&op).await {
-                Delivery::Sent(produced) => {
-                    let produced = entry.message.produces.as_deref().zip(produced.as_deref());
-                    if let Err(e) = self.store.outbox_delivered(entry.id, produced) {
-                        tracing::error!(id = entry.id, "delivered, but could not record it: {e}");
-                        blocked.insert(entry.message.lane.clone());
-                    }
-                    pass.sent += 1;
-                }
-                Delivery::Retry { after_ms, error } => {
-                    entry.attempts += 1;
-                    let wait = after_ms.unwrap_or_else(|| backoff_ms(entry.attempts - 1));
-                    entry.not_before_ms = clock.now_ms() + wait;
-                    tracing::warn!(
-                        id = entry.id,
-                        attempts = entry.attempts,
-                        wait_ms = wait,
-                        "delivery failed, will retry: {error}"
-                    );
-                    entry.last_error = Some(error);
-                    if let Err(e) = self.store.outbox_retry(&entry) {
-                        tracing::error!(id = entry.id, "cannot record the retry: {e}");
-                    }
-                    blocked.insert(entry.message.lane.clone());
-                    pass.retried += 1;
+            for mut entry in heads {
+                let lane = entry.message.lane.clone();
+                let now = clock.now_ms();
+                if entry.not_before_ms > now {
                     pass.next_due_ms = Some(
                         pass.next_due_ms
                             .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
                     );
+                    blocked.insert(lane);
+                    continue;
                 }
-                Delivery::Refused(reason) => self.refuse(&entry, &reason, &mut pass),
+                let store = self.store.clone();
+                let lookup = move |name: &str| store.get_ref(name).ok().flatten();
+                let op = match resolve_refs(&entry.message.op, &lookup) {
+                    Ok(op) => op,
+                    Err(missing) => {
+                        // Its producer came earlier in this lane and was refused for good.
+                        self.refuse(&entry, &format!("ref {missing} was never set"), &mut pass);
+                        continue;
+                    }
+                };
+                match sender.send(&op).await {
+                    Delivery::Sent(produced) => {
+                        let produced = entry.message.produces.as_deref().zip(produced.as_deref());
+                        match self.store.outbox_delivered(entry.id, produced) {
+                            Ok(()) => {
+                                self.queue().pending.remove(&entry.id);
+                            }
+                            Err(e) => {
+                                tracing::error!(
+                                    id = entry.id,
+                                    "delivered, but could not record it: {e}"
+                                );
+                                blocked.insert(lane);
+                            }
+                        }
+                        pass.sent += 1;
+                    }
+                    Delivery::Retry { after_ms, error } => {
+                        entry.attempts += 1;
+                        let wait = after_ms.unwrap_or_else(|| backoff_ms(entry.attempts - 1));
+                        entry.not_before_ms = clock.now_ms() + wait;
+                        tracing::warn!(
+                            id = entry.id,
+                            attempts = entry.attempts,
+                            wait_ms = wait,
+                            "delivery failed, will retry: {error}"
+                        );
+                        entry.last_error = Some(error);
+                        if let Err(e) = self.store.outbox_retry(&entry) {
+                            tracing::error!(id = entry.id, "cannot record the retry: {e}");
+                        }
+                        pass.retried += 1;
+                        pass.next_due_ms = Some(
+                            pass.next_due_ms
+                                .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
+                        );
+                        self.queue().pending.insert(entry.id, entry);
+                        blocked.insert(lane);
+                    }
+                    Delivery::Refused(reason) => self.refuse(&entry, &reason, &mut pass),
+                }
             }
         }
         pass
@@ -206,6 +255,7 @@ impl Outbox {
         if let Err(e) = self.store.outbox_dead(entry, reason) {
             tracing::error!(id = entry.id, "cannot set the refused message aside: {e}");
         }
+        self.queue().pending.remove(&entry.id);
         pass.refused += 1;
     }
 

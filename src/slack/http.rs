@@ -66,6 +66,16 @@ impl From<AppError> for Rejection {
     }
 }
 
+/// Runs the bot's synchronous work (durable store writes) on the blocking pool, so the
+/// async workers keep accepting requests and concurrent writes share one disk flush.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Rejection> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Rejection::Internal(format!("the handler failed: {e}")))
+}
+
 fn check(state: &SlackHttp, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify::verify(
@@ -85,7 +95,8 @@ async fn commands(
 ) -> Result<Json<serde_json::Value>, Rejection> {
     check(&state, &headers, &body)?;
     let cmd = payload::parse_command(&body)?;
-    Ok(Json(state.bot.command(&cmd)))
+    let bot = state.bot.clone();
+    Ok(Json(off_the_runtime(move || bot.command(&cmd)).await?))
 }
 
 async fn interactions(
@@ -95,7 +106,8 @@ async fn interactions(
 ) -> Result<StatusCode, Rejection> {
     check(&state, &headers, &body)?;
     let event = payload::parse_interaction_form(&body)?;
-    state.bot.interaction(&event)?;
+    let bot = state.bot.clone();
+    off_the_runtime(move || bot.interaction(&event)).await??;
     Ok(StatusCode::OK)
 }
 
@@ -113,7 +125,8 @@ async fn events(
             if let Some(retry) = headers.get("x-slack-retry-num") {
                 tracing::info!(event_id = %ev.event_id, ?retry, "event redelivered by Slack");
             }
-            state.bot.event(&ev)?;
+            let bot = state.bot.clone();
+            off_the_runtime(move || bot.event(&ev)).await??;
             Ok(StatusCode::OK.into_response())
         }
         SlackPushEvent::AppRateLimited(_) => Ok(StatusCode::OK.into_response()),

@@ -155,6 +155,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queued messages for one platform, oldest first.
     fn outbox_pending(&self, platform: Platform) -> StoreResult<Vec<OutboxEntry>>;
+    /// Queued messages for one platform with ids above `after`, oldest first. Ids become
+    /// visible in order, so a reader that remembers the last id it saw misses nothing.
+    fn outbox_pending_after(
+        &self,
+        platform: Platform,
+        after: Option<u64>,
+    ) -> StoreResult<Vec<OutboxEntry>>;
     /// Records a failed attempt (attempts, wait, error) on a queued entry.
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
     /// Removes a delivered entry and, in the same write, records the ref it produced.

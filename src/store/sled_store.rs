@@ -15,6 +15,7 @@ use serde::Serialize;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 pub struct SledStore {
     db: sled::Db,
@@ -29,6 +30,34 @@ pub struct SledStore {
     responses: sled::Tree,
     // Held for the life of the store: the OS lock on the data directory.
     _lock: File,
+    /// Serialises id generation and the batch transaction, so outbox ids become visible in
+    /// id order (the outbox reads only ids above the last it saw).
+    commit_order: Mutex<()>,
+    flush: FlushGate,
+}
+
+/// Group commit: writers that finish while a flush is running wait for the next flush, and
+/// one flush then makes all of them durable. Under load this turns one disk sync per write
+/// into one per batch of concurrent writes, without ever acknowledging an unflushed write.
+#[derive(Default)]
+struct FlushGate {
+    state: Mutex<GateState>,
+    done: Condvar,
+}
+
+impl FlushGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Writes applied so far (a ticket counter).
+    written: u64,
+    /// Every write up to this ticket is on disk.
+    flushed: u64,
+    flushing: bool,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -76,6 +105,8 @@ impl SledStore {
             responses: db.open_tree("poll_responses")?,
             db,
             _lock: lock,
+            commit_order: Mutex::new(()),
+            flush: FlushGate::default(),
         })
     }
 
@@ -86,8 +117,39 @@ impl SledStore {
 
     fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> StoreResult<()> {
         tree.insert(key, encode(value))?;
-        tree.flush()?;
-        Ok(())
+        self.durable()
+    }
+
+    /// Returns once every write this thread made before the call is on disk.
+    fn durable(&self) -> StoreResult<()> {
+        let mut state = self.flush.lock();
+        state.written += 1;
+        let ticket = state.written;
+        loop {
+            if state.flushed >= ticket {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self
+                    .flush
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // This thread flushes for everyone who wrote so far.
+            state.flushing = true;
+            let target = state.written;
+            drop(state);
+            let result = self.db.flush();
+            state = self.flush.lock();
+            state.flushing = false;
+            if result.is_ok() {
+                state.flushed = state.flushed.max(target);
+            }
+            self.flush.done.notify_all();
+            result?;
+        }
     }
 }
 
@@ -155,6 +217,23 @@ impl Store for SledStore {
             .collect())
     }
 
+    fn outbox_pending_after(
+        &self,
+        platform: crate::core::ids::Platform,
+        after: Option<u64>,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let mut out = Vec::new();
+        for item in self.outbox.range(start.to_be_bytes()..) {
+            let (_, bytes) = item?;
+            let entry: OutboxEntry = decode("outbox entry", &bytes)?;
+            if entry.message.platform == platform {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()> {
         self.put(&self.outbox, &entry.id.to_be_bytes(), entry)
     }
@@ -169,7 +248,7 @@ impl Store for SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.durable()?;
         Ok(())
     }
 
@@ -182,7 +261,7 @@ impl Store for SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        self.durable()?;
         Ok(())
     }
 
@@ -270,7 +349,7 @@ impl Store for SledStore {
 
     fn put_ref(&self, name: &str, value: &str) -> StoreResult<()> {
         self.refs.insert(name.as_bytes(), value.as_bytes())?;
-        self.refs.flush()?;
+        self.durable()?;
         Ok(())
     }
 
@@ -284,7 +363,7 @@ impl Store for SledStore {
             )?
             .is_ok();
         if inserted {
-            self.seen.flush()?;
+            self.durable()?;
         }
         Ok(inserted)
     }
@@ -373,7 +452,7 @@ impl Store for SledStore {
 
     fn delete_conversation(&self, key: &ConversationKey) -> StoreResult<()> {
         self.conversations.remove(key.storage_key())?;
-        self.conversations.flush()?;
+        self.durable()?;
         Ok(())
     }
 
@@ -447,7 +526,10 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 
 impl SledStore {
     fn commit_batch(&self, batch: Batch) -> StoreResult<Vec<u64>> {
-        // Ids first: generate_id is monotonic across restarts, so ids order the outbox.
+        // Ids and transaction under one lock: generate_id is monotonic across restarts, and
+        // holding the lock until the transaction is applied makes ids visible in order. The
+        // flush happens after the lock is released, shared with concurrent writers.
+        let order = self.commit_order.lock().unwrap_or_else(|e| e.into_inner());
         let entries: Vec<OutboxEntry> = batch
             .outbox
             .into_iter()
@@ -501,7 +583,8 @@ impl SledStore {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(tx_error)?;
-        self.db.flush()?;
+        drop(order);
+        self.durable()?;
         Ok(entries.iter().map(|e| e.id).collect())
     }
 }
