@@ -228,7 +228,14 @@ fn run(cli: Cli) -> Result<(), Exit> {
             let slack = slack.config().map_err(|e| Exit::usage(e.to_string()))?;
             let discord = discord.config().map_err(|e| Exit::usage(e.to_string()))?;
             let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
-            let runtime = tokio::runtime::Runtime::new().map_err(Exit::fatal)?;
+            // Handlers do their durable writes on the blocking pool, where concurrent
+            // writes share one flush. A modest pool keeps memory bounded under load;
+            // past it, requests queue instead of spawning more threads.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .max_blocking_threads(32)
+                .build()
+                .map_err(Exit::fatal)?;
             runtime
                 .block_on(serve(Arc::new(app), addr, slack, discord))
                 .map_err(Exit::fatal)
