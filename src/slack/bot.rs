@@ -92,6 +92,9 @@ pub struct SlackBot {
     /// The bot's own user id, when known: its messages are never read as answers.
     bot_user: Option<String>,
     stripes: Vec<Mutex<()>>,
+    /// For the calls that cannot wait for the outbox: `users.info` while a slash command
+    /// waits for its answer, `views.open` within 3 s of a click.
+    pub(super) web: Option<super::polls::WebApi>,
 }
 
 impl SlackBot {
@@ -103,7 +106,18 @@ impl SlackBot {
             clock,
             bot_user,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            web: None,
         }
+    }
+
+    /// Lets the bot call the Web API directly (polls need `users.info` and `views.open`).
+    pub fn with_web_api(
+        mut self,
+        client: Arc<SlackHyperClient>,
+        token: super::config::Secret,
+    ) -> Self {
+        self.web = Some((client, token));
+        self
     }
 
     /// Seconds since the epoch, from the bot's clock.
@@ -113,7 +127,7 @@ impl SlackBot {
 
     /// Runs `f` while no other step on the same conversation runs. `f` is synchronous: the
     /// lock is never held across an await.
-    fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
+    pub(super) fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         let stripe = &self.stripes[(h.finish() as usize) % LOCK_STRIPES];
@@ -126,7 +140,8 @@ impl SlackBot {
     // -----------------------------------------------------------------------------------
 
     /// Answers `/tradeoff ...`; the returned JSON is the HTTP (or Socket Mode) response.
-    pub fn command(&self, cmd: &CommandRequest) -> Value {
+    /// Only `poll` awaits anything: `users.info`, bounded well within Slack's 3 s.
+    pub async fn command(&self, cmd: &CommandRequest) -> Value {
         let mut words = cmd.text.split_whitespace();
         let sub = words.next().unwrap_or("help").to_lowercase();
         let rest: Vec<&str> = words.collect();
@@ -136,6 +151,7 @@ impl SlackBot {
             "packs" => self.packs(),
             "result" => self.result(cmd),
             "cancel" => self.cancel(cmd),
+            "poll" => self.poll_command(cmd, &rest.join(" ")).await,
             other => json!({
                 "response_type": "ephemeral",
                 "text": format!("I don't know `{}`.\n\n{}", render::escape(&render::truncate(other, 40)), help_text()),
@@ -246,12 +262,26 @@ impl SlackBot {
     // Clicks and thread replies
     // -----------------------------------------------------------------------------------
 
-    /// Handles a `block_actions` interaction. A delivery seen before is ignored.
-    pub fn interaction(&self, event: &SlackInteractionEvent) -> Result<(), AppError> {
+    /// Handles an interaction: a click (`block_actions`; a delivery seen before is
+    /// ignored), or a submitted poll modal (`view_submission`). `Some(body)` is the JSON to
+    /// answer with (a modal's errors); `None` is an empty 200.
+    pub async fn interaction(
+        &self,
+        event: &SlackInteractionEvent,
+    ) -> Result<Option<Value>, AppError> {
+        match event {
+            SlackInteractionEvent::ViewSubmission(v) => return self.poll_submission(v),
+            SlackInteractionEvent::BlockActions(b) => {
+                if let Some(done) = self.poll_answer_click(b).await {
+                    return done.map(|()| None);
+                }
+            }
+            _ => {}
+        }
         for action in payload::actions(event).map_err(|e| InternalError::new("slack", e))? {
             self.action(&action)?;
         }
-        Ok(())
+        Ok(None)
     }
 
     fn action(&self, a: &ActionRequest) -> Result<(), AppError> {
@@ -485,7 +515,7 @@ fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
     }
 }
 
-fn user_ref(id: &str, name: &str) -> UserRef {
+pub(super) fn user_ref(id: &str, name: &str) -> UserRef {
     UserRef::new(id, if name.is_empty() { id } else { name })
 }
 
@@ -507,6 +537,8 @@ pub fn help_text() -> String {
      • `/tradeoff result`: show the latest result in this channel\n\
      • `/tradeoff cancel`: stop the decision running here\n\
      In the thread, anyone can answer with the buttons or in their own words, and say back, \
-     skip, restart or cancel."
+     skip, restart or cancel.\n\
+     *Team polls*\n"
         .to_owned()
+        + &super::polls::help_lines()
 }

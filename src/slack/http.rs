@@ -85,18 +85,22 @@ async fn commands(
 ) -> Result<Json<serde_json::Value>, Rejection> {
     check(&state, &headers, &body)?;
     let cmd = payload::parse_command(&body)?;
-    Ok(Json(state.bot.command(&cmd)))
+    Ok(Json(state.bot.command(&cmd).await))
 }
 
+/// A modal's submission is answered with an empty 200 (the modal closes) or with its
+/// errors as JSON; every other interaction with an empty 200.
 async fn interactions(
     State(state): State<SlackHttp>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<StatusCode, Rejection> {
+) -> Result<Response, Rejection> {
     check(&state, &headers, &body)?;
     let event = payload::parse_interaction_form(&body)?;
-    state.bot.interaction(&event)?;
-    Ok(StatusCode::OK)
+    Ok(match state.bot.interaction(&event).await? {
+        Some(reply) => Json(reply).into_response(),
+        None => StatusCode::OK.into_response(),
+    })
 }
 
 async fn events(
