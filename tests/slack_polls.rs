@@ -211,10 +211,8 @@ async fn answer(
 fn shown(body: &Value) -> String {
     let mut out = String::new();
     for block in body["blocks"].as_array().into_iter().flatten() {
-        for text in [&block["text"]["text"]] {
-            out.push_str(text.as_str().unwrap_or_default());
-            out.push('\n');
-        }
+        out.push_str(block["text"]["text"].as_str().unwrap_or_default());
+        out.push('\n');
         for e in block["elements"].as_array().into_iter().flatten() {
             out.push_str(e["text"].as_str().unwrap_or_default());
             out.push_str(e["text"]["text"].as_str().unwrap_or_default());
