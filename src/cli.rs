@@ -329,6 +329,9 @@ async fn serve(
     if let Some(bot) = &discord {
         poll_platforms.push(bot.scheduler_entry());
     }
+    if let Some(running) = &slack {
+        poll_platforms.push(running.scheduler_entry());
+    }
     if !poll_platforms.is_empty() {
         let mut stopped = stopped.clone();
         tokio::spawn(crate::polls::run_scheduler(

@@ -36,6 +36,7 @@ fn the_http_manifest_has_every_url_event_and_scope() {
         "https://tradeoff.example.com/slack/commands"
     );
     assert!(command["usage_hint"].as_str().unwrap().contains("start"));
+    assert!(command["usage_hint"].as_str().unwrap().contains("poll"));
     let settings = &m["settings"];
     assert_eq!(settings["interactivity"]["is_enabled"], true);
     assert_eq!(
@@ -54,6 +55,9 @@ fn the_http_manifest_has_every_url_event_and_scope() {
         "chat:write",
         "channels:history",
         "groups:history",
+        "users:read",
+        "channels:read",
+        "groups:read",
     ] {
         assert!(scopes.contains(&s), "missing scope {s}");
     }

@@ -138,3 +138,126 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     assert_eq!(posts, 4, "parent and three questions");
     socket.shutdown().await;
 }
+
+/// Polls over Socket Mode: the Answer click opens the modal, and a submission's outcome
+/// travels in the acknowledgement (bare when accepted, the errors when the poll closed).
+#[tokio::test]
+async fn a_poll_modal_is_answered_over_socket_mode() {
+    let stand_in = StandIn::start().await;
+    let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    stand_in.set_socket_url(&format!("ws://{}/link", ws_listener.local_addr().unwrap()));
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let socket = SocketMode::new(
+        h.bot.clone(),
+        tradeoff::slack::api::client(&stand_in.api_url()),
+        "xapp-1-test",
+    );
+    socket.start().await.unwrap();
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(20), ws_listener.accept())
+        .await
+        .expect("the bot connected")
+        .unwrap();
+    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    send(&mut ws, json!({
+        "type": "hello", "num_connections": 1,
+        "debug_info": { "host": "applink-test", "build_number": 1, "approximate_connection_time": 18060 },
+        "connection_info": { "app_id": "A123456" }
+    }))
+    .await;
+
+    let mut command = fixture("slash_command.json");
+    command["text"] = json!("poll");
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
+            "payload": command
+        }),
+    )
+    .await;
+    let ack = next_json(&mut ws).await;
+    assert!(ack["payload"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Your poll is open"));
+    let poll = h
+        .app
+        .store
+        .open_poll_in(
+            tradeoff::core::ids::Platform::Slack,
+            &"T0001".into(),
+            &"C2147483705".into(),
+        )
+        .unwrap()
+        .unwrap();
+
+    let mut click = fixture("block_actions_poll_answer.json");
+    click["actions"][0]["value"] = json!(poll.id.to_string());
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false,
+            "payload": click
+        }),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["envelope_id"], "env-2");
+    let opened = stand_in.calls_of("views.open");
+    assert_eq!(opened.len(), 1);
+    let view = opened[0].body["view"].clone();
+
+    let mut submission = fixture("view_submission.json");
+    submission["view"]["blocks"] = view["blocks"].clone();
+    submission["view"]["private_metadata"] = view["private_metadata"].clone();
+    submission["view"]["state"] = json!({ "values": { "q|workload": { "choice": {
+        "type": "static_select",
+        "selected_option": { "text": { "type": "plain_text", "text": "Real-time" }, "value": "realtime" }
+    } } } });
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-3", "type": "interactive", "accepts_response_payload": true,
+            "payload": submission
+        }),
+    )
+    .await;
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["envelope_id"], "env-3");
+    assert!(
+        ack.get("payload").is_none(),
+        "accepted: a bare ack closes the modal: {ack}"
+    );
+    assert_eq!(h.app.store.poll(&poll.id).unwrap().unwrap().respondents, 1);
+
+    // Closed meanwhile: the same submission gets the error under the first question.
+    h.app
+        .close_poll(
+            (
+                tradeoff::core::ids::Platform::Slack,
+                "T0001".into(),
+                "C2147483705".into(),
+            ),
+            &poll.creator,
+            false,
+            h.clock.secs(),
+            &tradeoff::slack::polls::SlackPollPresenter,
+        )
+        .unwrap();
+    send(
+        &mut ws,
+        json!({
+            "envelope_id": "env-4", "type": "interactive", "accepts_response_payload": true,
+            "payload": submission
+        }),
+    )
+    .await;
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["envelope_id"], "env-4");
+    assert_eq!(
+        ack["payload"],
+        json!({ "response_action": "errors", "errors": {
+            "q|workload": "This poll has closed; its summary is in the channel." } })
+    );
+    socket.shutdown().await;
+}

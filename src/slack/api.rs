@@ -80,6 +80,8 @@ pub struct SlackSender {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     store: Arc<dyn Store>,
+    /// The bot's own user id: a poll reminder never mentions the bot.
+    bot_user: Option<String>,
 }
 
 impl SlackSender {
@@ -88,7 +90,13 @@ impl SlackSender {
             client,
             token: SlackApiToken::new(bot_token.into()),
             store,
+            bot_user: None,
         }
+    }
+
+    pub fn with_bot_user(mut self, bot_user: Option<String>) -> Self {
+        self.bot_user = bot_user;
+        self
     }
 
     async fn call(&self, op: &Value) -> Result<Option<String>, Delivery> {
@@ -113,6 +121,16 @@ impl SlackSender {
                     serde_json::from_value(body).map_err(bad)?;
                 session.chat_post_ephemeral(&req).await.map_err(classify)?;
                 Ok(None)
+            }
+            super::polls::REMIND_METHOD => {
+                super::polls::send_reminder(
+                    &self.client,
+                    &self.token,
+                    &self.store,
+                    self.bot_user.as_deref(),
+                    &body,
+                )
+                .await
             }
             other => Err(Delivery::Refused(format!("unknown method {other:?}"))),
         }

@@ -92,6 +92,9 @@ pub struct SlackBot {
     /// The bot's own user id, when known: its messages are never read as answers.
     bot_user: Option<String>,
     stripes: Vec<Mutex<()>>,
+    /// For the calls that cannot wait for the outbox: `users.info` while a slash command
+    /// waits for its answer, `views.open` within 3 s of a click.
+    pub(super) web: Option<super::polls::WebApi>,
 }
 
 impl SlackBot {
@@ -103,7 +106,18 @@ impl SlackBot {
             clock,
             bot_user,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            web: None,
         }
+    }
+
+    /// Lets the bot call the Web API directly (polls need `users.info` and `views.open`).
+    pub fn with_web_api(
+        mut self,
+        client: Arc<SlackHyperClient>,
+        token: super::config::Secret,
+    ) -> Self {
+        self.web = Some((client, token));
+        self
     }
 
     /// Seconds since the epoch, from the bot's clock.
@@ -113,7 +127,7 @@ impl SlackBot {
 
     /// Runs `f` while no other step on the same conversation runs. `f` is synchronous: the
     /// lock is never held across an await.
-    fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
+    pub(super) fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
         let stripe = &self.stripes[(h.finish() as usize) % LOCK_STRIPES];
@@ -126,7 +140,27 @@ impl SlackBot {
     // -----------------------------------------------------------------------------------
 
     /// Answers `/tradeoff ...`; the returned JSON is the HTTP (or Socket Mode) response.
-    pub fn command(&self, cmd: &CommandRequest) -> Value {
+    /// Only `poll` awaits anything: `users.info`, bounded well within Slack's 3 s.
+    pub async fn command(self: &Arc<Self>, cmd: &CommandRequest) -> Value {
+        let mut words = cmd.text.split_whitespace();
+        let sub = words.next().unwrap_or("help").to_lowercase();
+        let rest: Vec<&str> = words.collect();
+        if sub == "poll" {
+            return self.poll_command(cmd, &rest.join(" ")).await;
+        }
+        // The rest is synchronous store work (durable writes): off the async workers, so
+        // they keep accepting requests and concurrent writes share one disk flush.
+        let (bot, cmd) = (self.clone(), cmd.clone());
+        tokio::task::spawn_blocking(move || bot.command_now(&cmd))
+            .await
+            .unwrap_or_else(|e| {
+                let error = crate::app::InternalError::new("slack command", e);
+                ephemeral_reply(&error.apology())
+            })
+    }
+
+    /// The subcommands that need no network call of their own.
+    fn command_now(&self, cmd: &CommandRequest) -> Value {
         let mut words = cmd.text.split_whitespace();
         let sub = words.next().unwrap_or("help").to_lowercase();
         let rest: Vec<&str> = words.collect();
@@ -246,12 +280,26 @@ impl SlackBot {
     // Clicks and thread replies
     // -----------------------------------------------------------------------------------
 
-    /// Handles a `block_actions` interaction. A delivery seen before is ignored.
-    pub fn interaction(&self, event: &SlackInteractionEvent) -> Result<(), AppError> {
+    /// Handles an interaction: a click (`block_actions`; a delivery seen before is
+    /// ignored), or a submitted poll modal (`view_submission`). `Some(body)` is the JSON to
+    /// answer with (a modal's errors); `None` is an empty 200.
+    pub async fn interaction(
+        &self,
+        event: &SlackInteractionEvent,
+    ) -> Result<Option<Value>, AppError> {
+        match event {
+            SlackInteractionEvent::ViewSubmission(v) => return self.poll_submission(v),
+            SlackInteractionEvent::BlockActions(b) => {
+                if let Some(done) = self.poll_answer_click(b).await {
+                    return done.map(|()| None);
+                }
+            }
+            _ => {}
+        }
         for action in payload::actions(event).map_err(|e| InternalError::new("slack", e))? {
             self.action(&action)?;
         }
-        Ok(())
+        Ok(None)
     }
 
     fn action(&self, a: &ActionRequest) -> Result<(), AppError> {
@@ -485,7 +533,7 @@ fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
     }
 }
 
-fn user_ref(id: &str, name: &str) -> UserRef {
+pub(super) fn user_ref(id: &str, name: &str) -> UserRef {
     UserRef::new(id, if name.is_empty() { id } else { name })
 }
 
@@ -507,6 +555,8 @@ pub fn help_text() -> String {
      • `/tradeoff result`: show the latest result in this channel\n\
      • `/tradeoff cancel`: stop the decision running here\n\
      In the thread, anyone can answer with the buttons or in their own words, and say back, \
-     skip, restart or cancel."
+     skip, restart or cancel.\n\
+     *Team polls*\n"
         .to_owned()
+        + &super::polls::help_lines()
 }

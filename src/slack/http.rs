@@ -95,20 +95,22 @@ async fn commands(
 ) -> Result<Json<serde_json::Value>, Rejection> {
     check(&state, &headers, &body)?;
     let cmd = payload::parse_command(&body)?;
-    let bot = state.bot.clone();
-    Ok(Json(off_the_runtime(move || bot.command(&cmd)).await?))
+    Ok(Json(state.bot.command(&cmd).await))
 }
 
+/// A modal's submission is answered with an empty 200 (the modal closes) or with its
+/// errors as JSON; every other interaction with an empty 200.
 async fn interactions(
     State(state): State<SlackHttp>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<StatusCode, Rejection> {
+) -> Result<Response, Rejection> {
     check(&state, &headers, &body)?;
     let event = payload::parse_interaction_form(&body)?;
-    let bot = state.bot.clone();
-    off_the_runtime(move || bot.interaction(&event)).await??;
-    Ok(StatusCode::OK)
+    Ok(match state.bot.interaction(&event).await? {
+        Some(reply) => Json(reply).into_response(),
+        None => StatusCode::OK.into_response(),
+    })
 }
 
 async fn events(

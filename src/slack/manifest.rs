@@ -7,12 +7,17 @@ use serde_json::{json, Value};
 pub const COMMAND: &str = "/tradeoff";
 /// Bot events: thread replies in public and private channels.
 pub const BOT_EVENTS: &[&str] = &["message.channels", "message.groups"];
-/// Bot scopes: the slash command, posting, and reading the channels' messages for replies.
+/// Bot scopes: the slash command, posting, reading the channels' messages for replies;
+/// for polls, `users:read` (who may close a poll, the opener's time zone, and which channel
+/// members are bots) and `channels:read`/`groups:read` (who to remind).
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "channels:history",
     "groups:history",
+    "users:read",
+    "channels:read",
+    "groups:read",
 ];
 
 /// The manifest. `base_url` is where `tradeoff serve` is reachable (without a trailing
@@ -23,7 +28,7 @@ pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Value {
     let mut command = json!({
         "command": COMMAND,
         "description": "Choose a backend with your team: a few questions, a scored recommendation",
-        "usage_hint": "start [pack] | help | packs | result | cancel",
+        "usage_hint": "start [pack] | poll [for 2d | until … | every …] | poll close | help | packs | result | cancel",
         "should_escape": false,
     });
     let mut events = json!({ "bot_events": BOT_EVENTS });

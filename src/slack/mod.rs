@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod manifest;
 pub mod payload;
+pub mod polls;
 pub mod render;
 pub mod socket;
 pub mod verify;
@@ -35,9 +36,21 @@ pub struct Running {
     /// The endpoints to mount, unless Socket Mode delivers the requests.
     pub http: Option<http::SlackHttp>,
     socket: Option<socket::SocketMode>,
+    bot: Arc<SlackBot>,
 }
 
 impl Running {
+    /// Slack's entry for the poll scheduler ([`crate::polls::run_scheduler`]).
+    pub fn scheduler_entry(
+        &self,
+    ) -> (
+        crate::core::ids::Platform,
+        Arc<dyn crate::polls::PollPresenter>,
+        crate::outbox::Outbox,
+    ) {
+        self.bot.scheduler_entry()
+    }
+
     pub async fn shutdown(self) {
         if let Some(s) = self.socket {
             s.shutdown().await;
@@ -62,9 +75,13 @@ pub async fn start(
             None
         }
     };
-    let bot = Arc::new(SlackBot::new(app.clone(), Arc::new(SystemClock), bot_user));
+    let bot = Arc::new(
+        SlackBot::new(app.clone(), Arc::new(SystemClock), bot_user.clone())
+            .with_web_api(client.clone(), config.bot_token.clone()),
+    );
     let sender =
-        api::SlackSender::new(client.clone(), config.bot_token.expose(), app.store.clone());
+        api::SlackSender::new(client.clone(), config.bot_token.expose(), app.store.clone())
+            .with_bot_user(bot_user);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -89,22 +106,24 @@ pub async fn start(
     });
     match &config.app_token {
         Some(app_token) => {
-            let socket = socket::SocketMode::new(bot, client, app_token.expose());
+            let socket = socket::SocketMode::new(bot.clone(), client, app_token.expose());
             socket.start().await?;
             tracing::info!(api = %config.api_url, "Slack is on, by Socket Mode");
             Ok(Running {
                 http: None,
                 socket: Some(socket),
+                bot,
             })
         }
         None => {
             tracing::info!(api = %config.api_url, "Slack is on: POST /slack/commands, /slack/interactions, /slack/events");
             Ok(Running {
                 http: Some(http::SlackHttp {
-                    bot,
+                    bot: bot.clone(),
                     signing_secret: config.signing_secret,
                 }),
                 socket: None,
+                bot,
             })
         }
     }

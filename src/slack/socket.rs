@@ -28,7 +28,7 @@ async fn on_command(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
-    let reply = bot.command(&CommandRequest::from(&event));
+    let reply = bot.command(&CommandRequest::from(&event)).await;
     Ok(serde_json::from_value(reply)?)
 }
 
@@ -36,12 +36,16 @@ async fn on_interaction(
     event: SlackInteractionEvent,
     _client: Arc<SlackHyperClient>,
     state: SlackClientEventsUserState,
-) -> UserCallbackResult<()> {
+) -> UserCallbackResult<SlackInteractionResponse> {
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
     // Errors were logged with an id; acknowledging keeps Slack from redelivering into the
-    // same failure.
-    let _ = bot.interaction(&event);
-    Ok(())
+    // same failure. A modal's errors go back in the acknowledgement.
+    Ok(match bot.interaction(&event).await {
+        Ok(Some(reply)) => SlackInteractionResponse::from(serde_json::from_value::<
+            SlackViewSubmissionResponse,
+        >(reply)?),
+        _ => SlackInteractionResponse::Empty,
+    })
 }
 
 async fn on_push(

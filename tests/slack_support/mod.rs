@@ -7,13 +7,13 @@
     reason = "each test file uses a different part of this module"
 )]
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -77,6 +77,12 @@ struct StandInState {
     forced: Mutex<VecDeque<Forced>>,
     next_ts: AtomicU64,
     socket_url: Mutex<Option<String>>,
+    /// users.info answers by user id (the `user` object); unknown ids get `user_not_found`.
+    users: Mutex<HashMap<String, Value>>,
+    /// conversations.members by channel.
+    members: Mutex<HashMap<String, Vec<String>>>,
+    /// Members per page of conversations.members, when smaller than the `limit` asked for.
+    members_page: Mutex<Option<usize>>,
 }
 
 /// Slack's Web API on 127.0.0.1, answering in Slack's formats.
@@ -92,8 +98,10 @@ impl StandIn {
             next_ts: AtomicU64::new(100),
             ..Default::default()
         });
+        // slack-morphism calls most methods with POST and a JSON body, and a few (users.info,
+        // conversations.members, auth.test) with GET and query parameters.
         let app = Router::new()
-            .route("/api/{method}", post(api))
+            .route("/api/{method}", post(api).get(api_get))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -126,9 +134,58 @@ impl StandIn {
         });
     }
 
+    /// What users.info says about `id`: `user` is merged over a plain member's record.
+    pub fn set_user(&self, id: &str, user: Value) {
+        let mut record = fixture("users_info.json")["user"].clone();
+        record["id"] = json!(id);
+        if let (Some(r), Some(u)) = (record.as_object_mut(), user.as_object()) {
+            for (k, v) in u {
+                r.insert(k.clone(), v.clone());
+            }
+        }
+        self.state
+            .users
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), record);
+    }
+
+    pub fn set_members(&self, channel: &str, members: &[&str]) {
+        self.state.members.lock().unwrap().insert(
+            channel.to_owned(),
+            members.iter().map(|m| (*m).to_owned()).collect(),
+        );
+    }
+
+    pub fn set_members_page(&self, size: usize) {
+        *self.state.members_page.lock().unwrap() = Some(size);
+    }
+
+    /// The calls of one method, in order.
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
     pub fn set_socket_url(&self, url: &str) {
         *self.state.socket_url.lock().unwrap() = Some(url.to_owned());
     }
+}
+
+/// A GET call: its query parameters are recorded as the call's body.
+async fn api_get(
+    State(state): State<Arc<StandInState>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let body: serde_json::Map<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    answer(state, method, headers, Value::Object(body))
 }
 
 async fn api(
@@ -138,6 +195,10 @@ async fn api(
     body: axum::body::Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    answer(state, method, headers, body)
+}
+
+fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Value) -> Response {
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -192,6 +253,64 @@ async fn api(
                 "user": "tradeoff", "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"
             }))
             .into_response(),
+            "users.info" => {
+                let user = body["user"].as_str().unwrap_or_default();
+                match state.users.lock().unwrap().get(user) {
+                    Some(u) => Json(json!({ "ok": true, "user": u })).into_response(),
+                    None => Json(json!({ "ok": false, "error": "user_not_found" })).into_response(),
+                }
+            }
+            "conversations.members" => {
+                let channel = body["channel"].as_str().unwrap_or_default();
+                let all = state.members.lock().unwrap().get(channel).cloned();
+                match all {
+                    None => {
+                        Json(json!({ "ok": false, "error": "channel_not_found" })).into_response()
+                    }
+                    Some(all) => {
+                        let limit: usize = body["limit"]
+                            .as_str()
+                            .and_then(|l| l.parse().ok())
+                            .unwrap_or(100);
+                        let page = state
+                            .members_page
+                            .lock()
+                            .unwrap()
+                            .unwrap_or(limit)
+                            .min(limit);
+                        // The cursor is the offset, base64-like opaque to the client.
+                        let from: usize = body["cursor"]
+                            .as_str()
+                            .and_then(|c| c.strip_prefix("dXNlcj"))
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(0);
+                        let to = (from + page).min(all.len());
+                        let next = if to < all.len() {
+                            format!("dXNlcj{to}")
+                        } else {
+                            String::new()
+                        };
+                        Json(json!({
+                            "ok": true,
+                            "members": all[from..to],
+                            "response_metadata": { "next_cursor": next }
+                        }))
+                        .into_response()
+                    }
+                }
+            }
+            "views.open" => {
+                // Slack answers with the view as stored: the request's view plus its ids.
+                let mut view = body["view"].clone();
+                view["id"] = json!(format!("V{}", state.next_ts.load(Ordering::SeqCst)));
+                view["team_id"] = json!("T0001");
+                view["hash"] = json!(format!("{ts}.abcdef"));
+                view["state"] = json!({ "values": {} });
+                view["app_id"] = json!("A123456");
+                view["bot_id"] = json!("B0001");
+                view["root_view_id"] = view["id"].clone();
+                Json(json!({ "ok": true, "view": view })).into_response()
+            }
             "apps.connections.open" => {
                 let url = state.socket_url.lock().unwrap().clone();
                 match url {
@@ -229,11 +348,12 @@ pub struct Harness {
 impl Harness {
     pub async fn start(dir: &FsPath, stand_in: &StandIn, clock: TestClock) -> Self {
         let app = open_app(dir);
-        let bot = Arc::new(SlackBot::new(
-            app.clone(),
-            Arc::new(clock.clone()),
-            Some("UBOT".into()),
-        ));
+        let bot = Arc::new(
+            SlackBot::new(app.clone(), Arc::new(clock.clone()), Some("UBOT".into())).with_web_api(
+                tradeoff::slack::api::client(&stand_in.api_url()),
+                tradeoff::slack::Secret::new(BOT_TOKEN),
+            ),
+        );
         let router = tradeoff::http::router(tradeoff::http::HttpState {
             app: app.clone(),
             slack: Some(SlackHttp {
@@ -249,7 +369,8 @@ impl Harness {
             tradeoff::slack::api::client(&stand_in.api_url()),
             BOT_TOKEN,
             app.store.clone(),
-        );
+        )
+        .with_bot_user(Some("UBOT".into()));
         // No kept-alive connections: a test that stops the server must be able to drop
         // everything that holds the store.
         let http = reqwest::Client::builder()
