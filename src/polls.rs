@@ -45,6 +45,10 @@ pub trait PollPresenter: Send + Sync + 'static {
 }
 
 impl App {
+    fn lock_polls(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.polls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Handles `/tradeoff poll <args>`: opens a poll, or closes the channel's poll.
     #[expect(
         clippy::too_many_arguments,
@@ -68,6 +72,7 @@ impl App {
                 Ok(PollAction::Closed(poll, Box::new(result)))
             }
             PollCommand::Open(spec) => {
+                let _guard = self.lock_polls();
                 if self
                     .store
                     .open_poll_in(channel.0, &channel.1, &channel.2)?
@@ -117,6 +122,7 @@ impl App {
         now: i64,
         presenter: &dyn PollPresenter,
     ) -> Result<Poll, AppError> {
+        let _guard = self.lock_polls();
         let (mut poll, pack) = self.open_poll(id)?;
         Answers::from_ids(&pack, answers.iter().map(|(q, c)| (q.as_str(), c.as_str())))
             .map_err(|e| UserError::BadAnswer(e.to_string()))?;
@@ -174,6 +180,7 @@ impl App {
         now: i64,
         presenter: &dyn PollPresenter,
     ) -> Result<(Poll, RoundResult), AppError> {
+        let _guard = self.lock_polls();
         let mut poll = self
             .store
             .open_poll_in(channel.0, &channel.1, &channel.2)?
@@ -236,9 +243,15 @@ impl App {
             }
         };
         let mut done = 0;
-        for mut poll in polls {
+        for poll in polls {
             let Some(presenter) = presenter_for(poll.platform) else {
                 continue;
+            };
+            let _guard = self.lock_polls();
+            // Read again under the lock: an answer or a close may have changed it meanwhile.
+            let mut poll = match self.store.poll(&poll.id) {
+                Ok(Some(p)) if p.state == crate::core::poll::PollState::Open => p,
+                _ => continue,
             };
             let outcome = match poll.due(now) {
                 Some(Due::Close) => self

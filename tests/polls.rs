@@ -567,3 +567,39 @@ fn schedules_that_cannot_be_read_get_examples_not_guesses() {
     assert_eq!(p.tz, "Asia/Tokyo");
     assert!(p.spec.anonymous);
 }
+
+#[test]
+fn answers_racing_the_close_never_reopen_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(common::app_in(dir.path(), &common::root()));
+    for round in 0..20 {
+        let ch = channel("T1", &format!("C{round}"));
+        let poll = open(&app, ch.clone(), "for 1h", T0);
+        let answering: Vec<_> = (0..4)
+            .map(|t| {
+                let (app, id) = (app.clone(), poll.id.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let _ = app.answer_poll(
+                            &id,
+                            &user(&format!("U{t}-{i}")),
+                            answers(&[("workload", "api")]),
+                            T0 + 1,
+                            &Recorder,
+                        );
+                    }
+                })
+            })
+            .collect();
+        app.run_due_polls(T0 + 3600, &lookup);
+        for t in answering {
+            t.join().unwrap();
+        }
+        let stored = app.store.poll(&poll.id).unwrap().unwrap();
+        assert_eq!(
+            stored.state,
+            tradeoff::core::poll::PollState::Closed,
+            "round {round}: the close stands"
+        );
+    }
+}
