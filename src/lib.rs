@@ -24,6 +24,7 @@ pub mod http;
 pub mod outbox;
 pub mod packs;
 pub mod polls;
+pub mod secret;
 pub mod slack;
 pub mod store;
 pub mod terminal;

@@ -2,45 +2,10 @@
 //! URL, layered from flags and environment variables. Secrets are wrapped in [`Secret`] so
 //! that no `Debug` print or log line ever shows them.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// Discord's own API host. Tests point [`DiscordArgs::api_url`] at a local stand-in.
 pub const DEFAULT_API_URL: &str = "https://discord.com";
 
-/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.trim().to_owned()))
-    }
-}
+pub use crate::secret::Secret;
 
 /// The Discord flags of `serve` and `discord-register`. Every one also reads an environment
 /// variable, whose value `--help` never shows.

@@ -402,24 +402,10 @@ impl DiscordBot {
         let Some(question) = pack.questions.get(id.question) else {
             return Ok(stale());
         };
-        let choice = |index: Option<usize>| {
-            index
-                .and_then(|i| question.choices.get(i))
-                .map(|choice| Input::Choice {
-                    question: question.id.to_string(),
-                    choice: choice.id.to_string(),
-                })
-        };
         let input = match id.action {
-            ComponentAction::Choice(i) => choice(Some(i)),
-            ComponentAction::Select(_) => match &c.data.kind {
-                ComponentInteractionDataKind::StringSelect { values } => choice(
-                    values
-                        .first()
-                        .and_then(|v| super::render::parse_select_value(v)),
-                ),
-                _ => None,
-            },
+            ComponentAction::Choice(_) | ComponentAction::Select(_) => {
+                picked_choice(question, id.action, &c.data.kind)
+            }
             ComponentAction::Command(command) => {
                 // A command button acts on its own question only, never on a later one.
                 match stored.state {
@@ -648,4 +634,26 @@ fn post(channel: &str, message: &Message, produces: Option<String>) -> (Value, O
         ),
         produces,
     )
+}
+
+/// The choice a button or a select menu picked on `question`, if it names one of its choices.
+pub(super) fn picked_choice(
+    question: &crate::core::pack::Question,
+    action: ComponentAction,
+    kind: &ComponentInteractionDataKind,
+) -> Option<Input> {
+    let index = match (action, kind) {
+        (ComponentAction::Choice(i), _) => Some(i),
+        (ComponentAction::Select(_), ComponentInteractionDataKind::StringSelect { values }) => {
+            values
+                .first()
+                .and_then(|v| super::render::parse_select_value(v))
+        }
+        _ => None,
+    }?;
+    let choice = question.choices.get(index)?;
+    Some(Input::Choice {
+        question: question.id.to_string(),
+        choice: choice.id.to_string(),
+    })
 }

@@ -32,9 +32,7 @@ use crate::polls::{PollAction, PollPresenter};
 use crate::store::{NewOutbox, Store};
 use serde_json::{json, Value};
 use serenity::all::Permissions;
-use serenity::model::application::{
-    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind,
-};
+use serenity::model::application::{CommandInteraction, ComponentInteraction};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -551,25 +549,9 @@ impl DiscordBot {
                 &[],
             )));
         };
-        let choice = |index: Option<usize>| {
-            index
-                .and_then(|i| question.choices.get(i))
-                .map(|choice| Input::Choice {
-                    question: question.id.to_string(),
-                    choice: choice.id.to_string(),
-                })
-        };
         let input = match component.action {
-            ComponentAction::Choice(i) => choice(Some(i)),
-            ComponentAction::Select(_) => match &c.data.kind {
-                ComponentInteractionDataKind::StringSelect { values } => choice(
-                    values
-                        .first()
-                        .and_then(|v| super::render::parse_select_value(v)),
-                ),
-                _ => None,
-            },
             ComponentAction::Command(command) => Some(Input::Command(command)),
+            action => super::handler::picked_choice(question, action, &c.data.kind),
         };
         let stale = event_text(&form_pack, &Event::Stale { question: None });
         let Some(input) = input else {

@@ -1,45 +1,10 @@
 //! Slack settings: where they come from (flags and environment, through clap) and the
 //! [`Secret`] wrapper that keeps tokens and the signing secret out of logs and `Debug`.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// Slack's Web API, unless `SLACK_API_URL` points the bot elsewhere (a stand-in, staging).
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
-/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that needs it (an HMAC key, a header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
-}
+pub use crate::secret::Secret;
 
 /// The Slack flags of `tradeoff serve`. All optional: without a signing secret and a bot
 /// token the server runs with Slack off.
@@ -93,9 +58,15 @@ impl SlackArgs {
         let secret = self
             .slack_signing_secret
             .clone()
-            .filter(|s| !s.0.is_empty());
-        let token = self.slack_bot_token.clone().filter(|s| !s.0.is_empty());
-        let app_token = self.slack_app_token.clone().filter(|s| !s.0.is_empty());
+            .filter(|s| !s.expose().is_empty());
+        let token = self
+            .slack_bot_token
+            .clone()
+            .filter(|s| !s.expose().is_empty());
+        let app_token = self
+            .slack_app_token
+            .clone()
+            .filter(|s| !s.expose().is_empty());
         match (secret, token) {
             (None, None) if app_token.is_some() => Err(ConfigError::AppTokenWithoutBotToken),
             (None, None) => Ok(None),
