@@ -149,6 +149,7 @@ fn init_tracing(serving: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -292,6 +293,30 @@ fn discord_register(
     Ok(())
 }
 
+/// Ctrl-C, or SIGTERM (what `docker stop` and service managers send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down");
+}
+
 async fn serve(
     app: Arc<App>,
     addr: String,
@@ -311,7 +336,6 @@ async fn serve(
             None
         }
     };
-    tracing::info!(%addr, packs = ?app.catalog.ids(), "tradeoff is listening");
     let discord = match &discord {
         Some(config) => {
             let mut stopped = stopped.clone();
@@ -343,6 +367,7 @@ async fn serve(
             },
         ));
     }
+    tracing::info!(%addr, packs = ?app.catalog.ids(), "tradeoff is listening");
     let router = crate::http::router(crate::http::HttpState {
         app,
         slack: slack.as_ref().and_then(|s| s.http.clone()),
@@ -350,7 +375,7 @@ async fn serve(
     });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
         })
         .await
         .map_err(|e| format!("server error: {e}"));
