@@ -348,6 +348,24 @@ async fn serve(
             None
         }
     };
+    // Delivery ids (Slack event ids, clicks, Discord messages) are remembered for an hour:
+    // Slack's last retry comes about five minutes after the first delivery.
+    let store = app.store.clone();
+    let mut cleanup_stop = stopped.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cleanup_stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+            }
+            let store = store.clone();
+            let forgotten =
+                tokio::task::spawn_blocking(move || store.forget_seen(now() - 3600)).await;
+            if let Ok(Err(e)) = forgotten {
+                tracing::warn!("cannot forget old delivery ids: {e}");
+            }
+        }
+    });
     // One scheduler for every platform's polls: deadlines, reminders, recurring rounds.
     let mut poll_platforms = Vec::new();
     if let Some(bot) = &discord {

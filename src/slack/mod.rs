@@ -24,12 +24,7 @@ pub use config::{Secret, SlackArgs, SlackConfig};
 use crate::app::App;
 use crate::outbox::SystemClock;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
-
-/// How long delivery ids are remembered for deduplication: Slack's last retry comes about
-/// five minutes after the first delivery.
-const SEEN_FOR_SECS: i64 = 3600;
 
 /// The Slack app as `serve` runs it.
 pub struct Running {
@@ -90,20 +85,6 @@ pub async fn start(
             .clone()
             .run(sender, Arc::new(SystemClock), stopped(stop.clone())),
     );
-    let store = app.store.clone();
-    let mut cleanup_stop = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = cleanup_stop.wait_for(|s| *s) => return,
-                _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-            }
-            let cutoff = crate::cli::now() - SEEN_FOR_SECS;
-            if let Err(e) = store.forget_seen(cutoff) {
-                tracing::warn!("cannot forget old delivery ids: {e}");
-            }
-        }
-    });
     match &config.app_token {
         Some(app_token) => {
             let socket = socket::SocketMode::new(bot.clone(), client, app_token.expose());
