@@ -179,10 +179,24 @@ impl App {
         now: i64,
         effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
     ) -> Result<Update, AppError> {
+        let (pack, version) = self.pack(pack)?;
+        self.start_pinned(key, pack, version, by, now, effects)
+    }
+
+    /// Like [`App::start_with`], with a given pack version: a poll's private form asks the
+    /// questions of the version the poll was opened with.
+    pub fn start_pinned(
+        &self,
+        key: &ConversationKey,
+        pack: Arc<Pack>,
+        version: u32,
+        by: UserRef,
+        now: i64,
+        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+    ) -> Result<Update, AppError> {
         if self.open_conversation(key)?.is_some() {
             return Err(UserError::AlreadyRunning.into());
         }
-        let (pack, version) = self.pack(pack)?;
         let conversation = Conversation::start(&pack, version, by, now);
         let update = Update {
             pack,

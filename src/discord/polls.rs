@@ -491,11 +491,15 @@ impl DiscordBot {
                 vec!["Picking up where you left off.".to_owned()],
             ),
             None => {
-                let update =
-                    self.app
-                        .start_with(&key, Some(pack.id.as_str()), who, self.now(), |_| {
-                            Vec::new()
-                        })?;
+                // The poll's own pack version, so the answers fit the poll.
+                let update = self.app.start_pinned(
+                    &key,
+                    pack.clone(),
+                    poll.pack_version,
+                    who,
+                    self.now(),
+                    |_| Vec::new(),
+                )?;
                 (
                     update.conversation,
                     vec![format!(
