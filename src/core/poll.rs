@@ -290,6 +290,15 @@ impl Poll {
         self.remind_at = None;
     }
 
+    /// " (round 2)" for a recurring poll, nothing otherwise: for titles.
+    pub fn round_label(&self, round: u32) -> String {
+        if self.is_recurring() {
+            format!(" (round {round})")
+        } else {
+            String::new()
+        }
+    }
+
     /// One line for the poll message: timing and participation, never the answers.
     pub fn status_line(&self) -> String {
         let timing = describe(&self.spec.timing, self.zone(), self.closes_at.map(ts));
@@ -301,6 +310,14 @@ impl Poll {
             PollState::Open => format!("{people} · {timing}"),
             PollState::Closed => format!("Closed · {people}"),
         }
+    }
+}
+
+/// "1 teammate answered", "3 teammates answered".
+pub fn answered_count(n: u32) -> String {
+    match n {
+        1 => "1 teammate answered".to_owned(),
+        n => format!("{n} teammates answered"),
     }
 }
 

@@ -165,15 +165,8 @@ pub fn poll_message(poll: &Poll, pack: &Pack) -> Message {
 
 /// The poll message of a closed round: the button goes, the count stays.
 pub fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message {
-    let people = match result.team.respondents {
-        1 => "1 teammate answered".to_owned(),
-        n => format!("{n} teammates answered"),
-    };
-    let round = if poll.is_recurring() {
-        format!(" (round {})", result.round)
-    } else {
-        String::new()
-    };
+    let people = crate::core::poll::answered_count(result.team.respondents);
+    let round = poll.round_label(result.round);
     Message {
         text: truncate(
             &format!("Team poll: {}{round}. Closed · {people}.", pack.title),
