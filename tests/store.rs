@@ -139,6 +139,14 @@ fn a_running_conversation_keeps_the_pack_version_it_started_with() {
     let update = app.start(&key("2.0"), None, ada(), 0).unwrap();
     assert_eq!(update.version, 2);
     assert_eq!(update.pack.questions[0].choices[0].label, "Live features");
+    // A poll's private form asks the questions of the poll's own version.
+    let (old_pack, _, _) = app.open_conversation(&key("1.0")).unwrap().unwrap();
+    let form = app
+        .start_pinned(&key("form"), old_pack, 1, ada(), 0, |_| Vec::new())
+        .unwrap();
+    assert_eq!(form.version, 1);
+    assert_eq!(form.conversation.pack_version, 1);
+    assert_eq!(form.pack.questions[0].choices[0].label, "Real-time");
     // Reloading unchanged text does not bump the version.
     drop(app);
     let app = common::app_in(dir.path(), packs.path());
