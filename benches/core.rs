@@ -228,5 +228,38 @@ fn poll_summary(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, scoring, conversation_step, poll_summary);
+/// The work behind one Slack `/tradeoff start`, without HTTP: the app layer, the Block Kit
+/// rendering of the parent message and first question, and the durable write that queues
+/// them. The outbox is not running, so this is the acknowledgement path alone.
+fn slack_start(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let catalog = Catalog::load(store.clone(), tradeoff::packs::read_dir(root).unwrap()).unwrap();
+    let app = Arc::new(App::new(store, catalog));
+    let bot = Arc::new(tradeoff::slack::SlackBot::new(
+        app,
+        Arc::new(tradeoff::outbox::SystemClock),
+        Some("UBOT".into()),
+    ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cmd = tradeoff::slack::payload::CommandRequest {
+        team: "T1".into(),
+        channel: "C1".into(),
+        user: "U1".into(),
+        user_name: "ada".into(),
+        text: "start".into(),
+    };
+    c.bench_function("slack /tradeoff start, acknowledgement path", |b| {
+        b.iter(|| runtime.block_on(bot.command(&cmd)))
+    });
+}
+
+criterion_group!(
+    benches,
+    scoring,
+    conversation_step,
+    poll_summary,
+    slack_start
+);
 criterion_main!(benches);
