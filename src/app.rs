@@ -248,14 +248,7 @@ impl App {
         let version = conversation.pack_version;
         let was_open = conversation.is_open();
         let transition = conversation.step(&pack, input, by, now);
-        let changed = !matches!(
-            transition.event,
-            Event::Stale { .. }
-                | Event::AlreadyOver
-                | Event::Help
-                | Event::NotUnderstood { .. }
-                | Event::NothingToUndo
-        );
+        let changed = transition.event.changes_state();
         let finished = was_open && transition.next == Next::Finished;
         let outcome = finished.then(|| conversation.outcome(&pack));
         let result = outcome

@@ -94,6 +94,21 @@ pub enum Event {
     AlreadyOver,
 }
 
+impl Event {
+    /// False for the events that leave the conversation as it was (a re-ask, help, a stale
+    /// button, nothing to undo, a finished conversation): nothing to save.
+    pub fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Event::Stale { .. }
+                | Event::AlreadyOver
+                | Event::Help
+                | Event::NotUnderstood { .. }
+                | Event::NothingToUndo
+        )
+    }
+}
+
 /// What to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
@@ -164,10 +179,7 @@ impl Conversation {
     /// Applies one input. `by` is who sent it; `now` is seconds since the epoch.
     pub fn step(&mut self, pack: &Pack, input: Input, by: &UserRef, now: i64) -> Transition {
         let event = self.apply(pack, input, by, now);
-        if !matches!(
-            event,
-            Event::Stale { .. } | Event::AlreadyOver | Event::Help | Event::NotUnderstood { .. }
-        ) {
+        if event.changes_state() {
             self.updated_at = now;
         }
         Transition {

@@ -217,6 +217,16 @@ impl DiscordPollPresenter {
         }
     }
 
+    /// Edits a round's poll message in place; its id is the ref its post produced.
+    fn edit_poll_message(poll: &Poll, round: u32, message: Message) -> NewOutbox {
+        let path = format!(
+            "/channels/{}/messages/{}",
+            poll.channel,
+            ref_placeholder(&message_ref(&poll.id, round))
+        );
+        Self::entry(poll, op("PATCH", path, Some(message.to_json())), None)
+    }
+
     fn channel_messages(poll: &Poll) -> String {
         format!("/channels/{}/messages", poll.channel)
     }
@@ -279,36 +289,16 @@ impl PollPresenter for DiscordPollPresenter {
     }
 
     fn progress(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox> {
-        vec![Self::entry(
+        vec![Self::edit_poll_message(
             poll,
-            op(
-                "PATCH",
-                format!(
-                    "/channels/{}/messages/{}",
-                    poll.channel,
-                    ref_placeholder(&message_ref(&poll.id, poll.round))
-                ),
-                Some(poll_message(poll, pack).to_json()),
-            ),
-            None,
+            poll.round,
+            poll_message(poll, pack),
         )]
     }
 
     fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox> {
         let mut entries = vec![
-            Self::entry(
-                poll,
-                op(
-                    "PATCH",
-                    format!(
-                        "/channels/{}/messages/{}",
-                        poll.channel,
-                        ref_placeholder(&message_ref(&poll.id, result.round))
-                    ),
-                    Some(closed_message(poll, pack, result).to_json()),
-                ),
-                None,
-            ),
+            Self::edit_poll_message(poll, result.round, closed_message(poll, pack, result)),
             Self::entry(
                 poll,
                 op(

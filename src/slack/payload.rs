@@ -103,6 +103,18 @@ pub fn parse_interaction_form(body: &[u8]) -> Result<SlackInteractionEvent, Payl
     serde_json::from_str(&form.payload).map_err(|e| PayloadError::Interaction(e.to_string()))
 }
 
+/// The channel a `block_actions` click happened in: the payload's `channel`, else the
+/// channel of the message that holds the button.
+pub fn action_channel(ev: &SlackInteractionBlockActionsEvent) -> Option<String> {
+    match (&ev.channel, &ev.container) {
+        (Some(c), _) => Some(c.id.to_string()),
+        (None, SlackInteractionActionContainer::Message(m)) => {
+            m.channel_id.as_ref().map(ToString::to_string)
+        }
+        _ => None,
+    }
+}
+
 /// The clicks of a `block_actions` interaction; other kinds carry none the bot handles.
 pub fn actions(event: &SlackInteractionEvent) -> Result<Vec<ActionRequest>, PayloadError> {
     let SlackInteractionEvent::BlockActions(ev) = event else {
@@ -110,15 +122,7 @@ pub fn actions(event: &SlackInteractionEvent) -> Result<Vec<ActionRequest>, Payl
     };
     let bad = |what: &str| PayloadError::Interaction(format!("block_actions without {what}"));
     let user = ev.user.as_ref().ok_or_else(|| bad("user"))?;
-    let channel = match (&ev.channel, &ev.container) {
-        (Some(c), _) => c.id.to_string(),
-        (None, SlackInteractionActionContainer::Message(m)) => m
-            .channel_id
-            .as_ref()
-            .map(ToString::to_string)
-            .ok_or_else(|| bad("channel"))?,
-        _ => return Err(bad("channel")),
-    };
+    let channel = action_channel(ev).ok_or_else(|| bad("channel"))?;
     let message_ts = match &ev.container {
         SlackInteractionActionContainer::Message(m) => m.message_ts.to_string(),
         _ => String::new(),

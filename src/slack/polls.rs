@@ -654,15 +654,7 @@ impl SlackBot {
         let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
             return Ok(());
         };
-        let channel = match (&ev.channel, &ev.container) {
-            (Some(c), _) => c.id.to_string(),
-            (None, SlackInteractionActionContainer::Message(m)) => m
-                .channel_id
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
+        let channel = super::payload::action_channel(ev).unwrap_or_default();
         let Some(id) = action.value.as_deref().and_then(poll_id) else {
             return Ok(());
         };

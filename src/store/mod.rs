@@ -124,8 +124,6 @@ pub trait Store: Send + Sync + 'static {
     /// Records a pack's sources; returns its version, a new one only when the text changed.
     fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
     fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>>;
-    /// Every pack id with its latest version.
-    fn pack_versions(&self) -> StoreResult<Vec<(PackId, u32)>>;
 
     fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>>;
     fn put_conversation(
@@ -133,7 +131,6 @@ pub trait Store: Send + Sync + 'static {
         key: &ConversationKey,
         conversation: &Conversation,
     ) -> StoreResult<()>;
-    fn delete_conversation(&self, key: &ConversationKey) -> StoreResult<()>;
     /// Open conversations in one channel, any thread or user.
     fn conversations_in_channel(
         &self,
@@ -154,7 +151,9 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>>;
 
     /// Queued messages for one platform, oldest first.
-    fn outbox_pending(&self, platform: Platform) -> StoreResult<Vec<OutboxEntry>>;
+    fn outbox_pending(&self, platform: Platform) -> StoreResult<Vec<OutboxEntry>> {
+        self.outbox_pending_after(platform, None)
+    }
     /// Queued messages for one platform with ids above `after`, oldest first. Ids become
     /// visible in order, so a reader that remembers the last id it saw misses nothing.
     fn outbox_pending_after(

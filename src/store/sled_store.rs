@@ -206,17 +206,6 @@ impl Store for SledStore {
         self.commit_batch(batch)
     }
 
-    fn outbox_pending(
-        &self,
-        platform: crate::core::ids::Platform,
-    ) -> StoreResult<Vec<OutboxEntry>> {
-        Ok(self
-            .outbox_entries()?
-            .into_iter()
-            .filter(|e| e.message.platform == platform)
-            .collect())
-    }
-
     fn outbox_pending_after(
         &self,
         platform: crate::core::ids::Platform,
@@ -416,21 +405,6 @@ impl Store for SledStore {
             .transpose()
     }
 
-    fn pack_versions(&self) -> StoreResult<Vec<(PackId, u32)>> {
-        let mut out: Vec<(PackId, u32)> = Vec::new();
-        for item in self.packs.iter() {
-            let (_, bytes) = item?;
-            let source: PackSource = decode("pack", &bytes)?;
-            match out.last_mut() {
-                Some((id, version)) if *id == source.id => {
-                    *version = (*version).max(source.version)
-                }
-                _ => out.push((source.id, source.version)),
-            }
-        }
-        Ok(out)
-    }
-
     fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>> {
         self.conversations
             .get(key.storage_key())?
@@ -448,12 +422,6 @@ impl Store for SledStore {
             key.storage_key().as_bytes(),
             conversation,
         )
-    }
-
-    fn delete_conversation(&self, key: &ConversationKey) -> StoreResult<()> {
-        self.conversations.remove(key.storage_key())?;
-        self.durable()?;
-        Ok(())
     }
 
     fn conversations_in_channel(
@@ -502,18 +470,6 @@ impl Store for SledStore {
             .transpose()?
             .map(|(_, b)| decode("result", &b))
             .transpose()
-    }
-}
-
-impl SledStore {
-    fn outbox_entries(&self) -> StoreResult<Vec<OutboxEntry>> {
-        self.outbox
-            .iter()
-            .map(|item| {
-                let (_, bytes) = item?;
-                decode("outbox entry", &bytes)
-            })
-            .collect()
     }
 }
 
