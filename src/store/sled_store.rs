@@ -482,23 +482,7 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 
 impl SledStore {
     fn commit_batch(&self, batch: Batch) -> StoreResult<Vec<u64>> {
-        // Ids and transaction under one lock: generate_id is monotonic across restarts, and
-        // holding the lock until the transaction is applied makes ids visible in order. The
-        // flush happens after the lock is released, shared with concurrent writers.
-        let order = self.commit_order.lock().unwrap_or_else(|e| e.into_inner());
-        let entries: Vec<OutboxEntry> = batch
-            .outbox
-            .into_iter()
-            .map(|message: NewOutbox| {
-                Ok(OutboxEntry {
-                    id: self.db.generate_id()?,
-                    message,
-                    attempts: 0,
-                    not_before_ms: 0,
-                    last_error: None,
-                })
-            })
-            .collect::<StoreResult<_>>()?;
+        // Encode first, outside the lock: only the ids and the transaction need it.
         let conversation = batch
             .conversation
             .map(|(k, c)| (k.storage_key(), encode(&c)));
@@ -512,6 +496,24 @@ impl SledStore {
                 encode(&r.response),
             )
         });
+        // Ids and transaction under one lock: generate_id is monotonic across restarts, and
+        // holding the lock until the transaction is applied makes ids visible in order. The
+        // flush happens after the lock is released, shared with concurrent writers.
+        let order = self.commit_order.lock().unwrap_or_else(|e| e.into_inner());
+        let entries: Vec<(u64, Vec<u8>)> = batch
+            .outbox
+            .into_iter()
+            .map(|message: NewOutbox| {
+                let entry = OutboxEntry {
+                    id: self.db.generate_id()?,
+                    message,
+                    attempts: 0,
+                    not_before_ms: 0,
+                    last_error: None,
+                };
+                Ok((entry.id, encode(&entry)))
+            })
+            .collect::<StoreResult<_>>()?;
         let trees = (
             &self.conversations,
             &self.results,
@@ -533,14 +535,14 @@ impl SledStore {
                 if let Some((key, bytes)) = &result {
                     results.insert(key.as_slice(), bytes.as_slice())?;
                 }
-                for e in &entries {
-                    outbox.insert(&e.id.to_be_bytes(), encode(e))?;
+                for (id, bytes) in &entries {
+                    outbox.insert(&id.to_be_bytes(), bytes.as_slice())?;
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(tx_error)?;
         drop(order);
         self.durable()?;
-        Ok(entries.iter().map(|e| e.id).collect())
+        Ok(entries.iter().map(|(id, _)| *id).collect())
     }
 }
