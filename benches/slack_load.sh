@@ -5,7 +5,8 @@
 #
 #   benches/slack_load.sh [DURATION_SECONDS] [CONNECTIONS]
 #
-# Needs wrk (Debian: apt-get install -y wrk), openssl, taskset. Builds in release mode.
+# Needs wrk and bc (Debian: apt-get install -y wrk bc), openssl, taskset. Builds in release
+# mode. Afterwards it waits for the outbox to deliver everything the load queued.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -17,7 +18,12 @@ cargo build --release --quiet --bin tradeoff --example slack_bench
 BIN=${CARGO_TARGET_DIR:-target}/release
 DATA=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DATA"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # serve stops cleanly on SIGTERM (the store checkpoints): wait before removing its data.
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$DATA"
+}
 trap cleanup EXIT
 
 taskset -c 0 "$BIN/examples/slack_bench" stand-in "127.0.0.1:$PORT_API" & PIDS+=($!)
@@ -43,5 +49,23 @@ done
 
 run() { taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/slack_start.lua "$1" | grep RESULT; }
 echo "bare handler:   $(run "http://127.0.0.1:$PORT_BARE/slack/commands")"
-echo "tradeoff serve: $(run "http://127.0.0.1:$PORT_SERVE/slack/commands")"
+SERVE_RESULT=$(run "http://127.0.0.1:$PORT_SERVE/slack/commands")
+echo "tradeoff serve: $SERVE_RESULT"
 echo "peak RSS: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}'), bare $(grep VmHWM /proc/$BARE_PID/status | awk '{print $2, $3}')"
+
+# Every start queued two posts (the thread's parent and the first question); the outbox
+# delivers them in the background. How long until the last one is posted?
+STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
+WANT=$(( STARTS * 2 ))
+DRAIN_FROM=$(date +%s.%N)
+LIMIT=${DRAIN_LIMIT:-600}
+while :; do
+  GOT=$(curl -s "http://127.0.0.1:$PORT_API/posted")
+  [ "$GOT" -ge "$WANT" ] && break
+  if (( $(echo "$(date +%s.%N) - $DRAIN_FROM > $LIMIT" | bc) )); then
+    echo "outbox: $GOT of $WANT posts after ${LIMIT}s; stopped waiting"; break
+  fi
+  sleep 0.5
+done
+[ "$GOT" -ge "$WANT" ] && echo "outbox: all $WANT posts delivered $(echo "$(date +%s.%N) - $DRAIN_FROM" | bc | cut -c1-6)s after the load ended"
+echo "peak RSS including the catch-up: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}')"

@@ -5,6 +5,8 @@
 //!   fixed ephemeral answer: the baseline the real endpoint is compared with.
 //! - `stand-in ADDR`: a minimal Web API (`auth.test`, `chat.postMessage`, `chat.update`,
 //!   `chat.postEphemeral`) so the server under load delivers its outbox as in production.
+//!   `GET /posted` answers how many messages were posted, so the load script can time how
+//!   long the outbox takes to deliver everything the load queued.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -36,18 +38,23 @@ async fn bare(headers: HeaderMap, body: Bytes) -> Result<Json<Value>, StatusCode
     ))
 }
 
+static TS: AtomicU64 = AtomicU64::new(1);
+
+async fn posted() -> String {
+    (TS.load(Ordering::Relaxed) - 1).to_string()
+}
+
 async fn stand_in(
     axum::extract::Path(method): axum::extract::Path<String>,
     body: Bytes,
 ) -> Json<Value> {
-    static TS: AtomicU64 = AtomicU64::new(1);
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let ts = format!("1700000000.{:06}", TS.fetch_add(1, Ordering::Relaxed));
     Json(match method.as_str() {
         "auth.test" => {
             json!({ "ok": true, "user_id": "UBOT", "team_id": "T1", "url": "https://x.slack.com/", "team": "x", "user": "tradeoff" })
         }
         "chat.postMessage" | "chat.update" => {
+            let ts = format!("1700000000.{:06}", TS.fetch_add(1, Ordering::Relaxed));
             json!({ "ok": true, "channel": body["channel"], "ts": ts, "message": { "ts": ts } })
         }
         _ => json!({ "ok": true }),
@@ -63,7 +70,9 @@ async fn main() {
     );
     let app = match mode.as_str() {
         "bare" => Router::new().route("/slack/commands", post(bare)),
-        "stand-in" => Router::new().route("/api/{method}", any(stand_in)),
+        "stand-in" => Router::new()
+            .route("/api/{method}", any(stand_in))
+            .route("/posted", axum::routing::get(posted)),
         _ => {
             eprintln!("usage: slack_bench (bare | stand-in) ADDR");
             std::process::exit(2);

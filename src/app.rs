@@ -8,7 +8,7 @@ use crate::core::ids::{ChannelId, ConversationKey, Platform, UserRef, WorkspaceI
 use crate::core::pack::Pack;
 use crate::core::score::{Answers, Outcome};
 use crate::packs::{Catalog, PacksError};
-use crate::store::{Batch, NewOutbox, ResultRecord, Store, StoreError};
+use crate::store::{Batch, Durability, NewOutbox, ResultRecord, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -197,23 +197,35 @@ impl App {
         if self.open_conversation(key)?.is_some() {
             return Err(UserError::AlreadyRunning.into());
         }
-        let conversation = Conversation::start(&pack, version, by, now);
-        let update = Update {
-            pack,
-            version,
-            transition: Transition {
-                event: Event::Started,
-                next: conversation.next(),
-            },
-            conversation,
-            outcome: None,
-        };
+        let update = started(pack, version, by, now);
         self.store.commit(Batch {
             conversation: Some((key.clone(), update.conversation.clone())),
             outbox: effects(&update),
             ..Batch::default()
         })?;
         Ok(update)
+    }
+
+    /// Starts a conversation at a key that cannot have one yet (a thread the caller has
+    /// just made up), so nothing is read first; and returns before the write is durable:
+    /// await the [`Durability`] before telling anyone it started. This is the path of a
+    /// Slack `/tradeoff start`, which must be acknowledged fast however busy the store is.
+    pub fn start_new(
+        &self,
+        key: &ConversationKey,
+        pack: Option<&str>,
+        by: UserRef,
+        now: i64,
+        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+    ) -> Result<(Update, Durability), AppError> {
+        let (pack, version) = self.pack(pack)?;
+        let update = started(pack, version, by, now);
+        let (_, durability) = self.store.commit_deferred(Batch {
+            conversation: Some((key.clone(), update.conversation.clone())),
+            outbox: effects(&update),
+            ..Batch::default()
+        })?;
+        Ok((update, durability))
     }
 
     /// Applies one input to the conversation at `key` and saves the result before returning.
@@ -293,6 +305,21 @@ impl App {
         let outcome = crate::core::score::evaluate(&pack, &answers);
         let card = outcome_card(&pack, record.pack_version, &outcome);
         Ok((record, card))
+    }
+}
+
+/// A new conversation's first update.
+fn started(pack: Arc<Pack>, version: u32, by: UserRef, now: i64) -> Update {
+    let conversation = Conversation::start(&pack, version, by, now);
+    Update {
+        pack,
+        version,
+        transition: Transition {
+            event: Event::Started,
+            next: conversation.next(),
+        },
+        conversation,
+        outcome: None,
     }
 }
 

@@ -327,8 +327,12 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let background = crate::background::Background::start()
+        .map_err(|e| format!("cannot start the background runtime: {e}"))?;
     let slack = match slack {
-        Some(config) => Some(crate::slack::start(app.clone(), config, stopped.clone()).await?),
+        Some(config) => Some(
+            crate::slack::start(app.clone(), config, stopped.clone(), background.handle()).await?,
+        ),
         None => {
             tracing::info!(
                 "Slack is off: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to turn it on"
@@ -339,9 +343,14 @@ async fn serve(
     let discord = match &discord {
         Some(config) => {
             let mut stopped = stopped.clone();
-            Some(crate::discord::spawn(app.clone(), config, async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }))
+            Some(crate::discord::spawn(
+                app.clone(),
+                config,
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+                background.handle(),
+            ))
         }
         None => {
             tracing::info!("Discord is off: set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_PUBLIC_KEY for the interactions endpoint) to turn it on");
@@ -352,7 +361,7 @@ async fn serve(
     // Slack's last retry comes about five minutes after the first delivery.
     let store = app.store.clone();
     let mut cleanup_stop = stopped.clone();
-    tokio::spawn(async move {
+    background.spawn(async move {
         loop {
             tokio::select! {
                 _ = cleanup_stop.wait_for(|s| *s) => return,
@@ -376,7 +385,7 @@ async fn serve(
     }
     if !poll_platforms.is_empty() {
         let mut stopped = stopped.clone();
-        tokio::spawn(crate::polls::run_scheduler(
+        background.spawn(crate::polls::run_scheduler(
             app.clone(),
             poll_platforms,
             Arc::new(crate::outbox::SystemClock),
@@ -401,6 +410,8 @@ async fn serve(
     if let Some(s) = slack {
         s.shutdown().await;
     }
+    // Dropping the runtime waits for its thread; do that off the async workers.
+    let _ = tokio::task::spawn_blocking(move || drop(background)).await;
     served
 }
 

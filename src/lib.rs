@@ -9,6 +9,7 @@
 //! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
 //! - [`app`]: runs the core for one incoming event and persists the result.
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
+//! - [`background`]: the lower-priority runtime deliveries and schedules run on.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
 //! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
@@ -17,6 +18,7 @@
 //! - [`cli`]: the command line.
 
 pub mod app;
+pub mod background;
 pub mod cli;
 pub mod core;
 pub mod discord;

@@ -4,8 +4,9 @@
 //! retrying transient failures until they go through. A message queued before a crash is
 //! delivered after the restart.
 //!
-//! Delivery is at-least-once across a crash in the instant between the platform accepting
-//! a message and the store recording it; at all other times it is exactly once.
+//! Delivery is at-least-once across a crash in the moment between the platform accepting
+//! a message and the store's record of it reaching the disk (about a millisecond); at all
+//! other times it is exactly once.
 
 use crate::core::ids::Platform;
 use crate::store::{OutboxEntry, Store};
@@ -97,6 +98,10 @@ pub fn backoff_ms(attempts: u32) -> i64 {
     1000_i64.saturating_mul(1 << attempts.min(6)).min(60_000)
 }
 
+/// How many queued entries the worker holds in memory at most. Entries of a lane come in
+/// id order, so reading the queue a window at a time keeps every lane in order.
+const WINDOW: usize = 1024;
+
 /// What one pass over the queue did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
@@ -144,10 +149,19 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads what was queued since the last read.
+    /// Reads what was queued since the last read, keeping at most [`WINDOW`] entries in
+    /// memory: a backlog stays in the store until its turn comes.
     fn refill(&self) -> Result<(), crate::store::StoreError> {
-        let after = self.queue().read_up_to;
-        let fresh = self.store.outbox_pending_after(self.platform, after)?;
+        let (after, room) = {
+            let q = self.queue();
+            (q.read_up_to, WINDOW.saturating_sub(q.pending.len()))
+        };
+        if room < WINDOW / 2 {
+            return Ok(());
+        }
+        let fresh = self
+            .store
+            .outbox_pending_after(self.platform, after, room)?;
         let mut q = self.queue();
         for entry in fresh {
             q.read_up_to = Some(q.read_up_to.map_or(entry.id, |r| r.max(entry.id)));
@@ -172,13 +186,13 @@ impl Outbox {
     /// must wait holds back the rest of its lane, never other lanes.
     pub async fn pass<S: Sender>(&self, sender: &S, clock: &dyn Clock) -> Pass {
         let mut pass = Pass::default();
-        if let Err(e) = self.refill() {
-            tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
-            pass.next_due_ms = Some(clock.now_ms() + 1000);
-            return pass;
-        }
         let mut blocked: HashSet<String> = HashSet::new();
         loop {
+            if let Err(e) = self.refill() {
+                tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
+                pass.next_due_ms = Some(clock.now_ms() + 1000);
+                return pass;
+            }
             let heads = self.heads(&blocked);
             if heads.is_empty() {
                 break;
@@ -194,9 +208,28 @@ impl Outbox {
                     blocked.insert(lane);
                     continue;
                 }
-                let store = self.store.clone();
-                let lookup = move |name: &str| store.get_ref(name).ok().flatten();
-                let op = match resolve_refs(&entry.message.op, &lookup) {
+                let (resolved, unreadable) = {
+                    let unreadable = std::cell::RefCell::new(None);
+                    let lookup = |name: &str| {
+                        self.store.get_ref(name).unwrap_or_else(|e| {
+                            unreadable.replace(Some(e));
+                            None
+                        })
+                    };
+                    (
+                        resolve_refs(&entry.message.op, &lookup),
+                        unreadable.into_inner(),
+                    )
+                };
+                if let Some(e) = unreadable {
+                    // Not the ref's fault: the store could not be read. Try again soon.
+                    tracing::error!(id = entry.id, "cannot read the outbox's refs: {e}");
+                    let retry_at = clock.now_ms() + 1000;
+                    pass.next_due_ms = Some(pass.next_due_ms.map_or(retry_at, |d| d.min(retry_at)));
+                    blocked.insert(lane);
+                    continue;
+                }
+                let op = match resolved {
                     Ok(op) => op,
                     Err(missing) => {
                         // Its producer came earlier in this lane and was refused for good.

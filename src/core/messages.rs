@@ -38,8 +38,12 @@ pub const REPLY_HINT: &str =
     "Pick a button, or reply in your own words. You can also say back, skip, restart or cancel.";
 
 pub fn prompt(pack: &Pack, conversation: &Conversation, question: usize) -> Prompt {
+    prompt_at(pack, question, conversation.progress(pack))
+}
+
+/// [`prompt`], given the conversation's progress (question `number` of `total`).
+pub fn prompt_at(pack: &Pack, question: usize, (number, total): (usize, usize)) -> Prompt {
     let q = &pack.questions[question];
-    let (number, total) = conversation.progress(pack);
     Prompt {
         question,
         question_id: q.id.to_string(),

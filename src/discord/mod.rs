@@ -31,12 +31,13 @@ use crate::outbox::{Clock, SystemClock};
 use std::future::Future;
 use std::sync::Arc;
 
-/// Starts the Discord bot inside `serve`: the outbox worker, and the gateway when a token is
+/// Starts the Discord bot inside `serve`: the outbox worker (on the `background` runtime), the gateway when a token is
 /// set. Returns the bot for the HTTP endpoint. Both tasks stop when `shutdown` resolves.
 pub fn spawn(
     app: Arc<App>,
     config: &DiscordConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    background: &tokio::runtime::Handle,
 ) -> Arc<DiscordBot> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let bot = Arc::new(DiscordBot::new(app.clone(), config, clock.clone()));
@@ -50,7 +51,7 @@ pub fn spawn(
         let _ = stop_tx.send(true);
     });
     let mut outbox_stop = stop_rx.clone();
-    tokio::spawn(bot.outbox.clone().run(sender, clock, async move {
+    background.spawn(bot.outbox.clone().run(sender, clock, async move {
         let _ = outbox_stop.wait_for(|stop| *stop).await;
     }));
     if let Some(token) = config.token.clone() {

@@ -3,9 +3,12 @@
 //! Slack's answers to [`Delivery`]: 429 waits its `Retry-After`, 5xx and transient
 //! `ok:false` errors retry, other errors are refused for good.
 
-use super::render::Message;
+use super::render::{self, Message};
+use crate::app::App;
+use crate::core::ids::PackId;
 use crate::outbox::{Delivery, Sender};
 use crate::store::Store;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -52,6 +55,77 @@ pub fn ephemeral(channel: &str, user: &str, thread_ts: Option<&str>, message: &M
     op("chat.postEphemeral", &req)
 }
 
+/// A message rendered when it is sent rather than when it is queued: the queue then holds a
+/// few hundred bytes of facts instead of kilobytes of Block Kit, which is what keeps saving
+/// a `/tradeoff start` cheap. What is posted is exactly what rendering at queue time would
+/// have posted: the facts are a snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deferred {
+    /// The thread's parent message: who started which pack.
+    Parent {
+        pack: PackId,
+        version: u32,
+        user: String,
+    },
+    /// A question, with the conversation's progress when it was asked.
+    Question {
+        pack: PackId,
+        version: u32,
+        question: usize,
+        number: usize,
+        total: usize,
+        thread: String,
+    },
+}
+
+/// `chat.postMessage` of a [`Deferred`] message.
+pub fn post_deferred(channel: &str, thread_ts: Option<&str>, message: &Deferred) -> Value {
+    json!({
+        "method": "chat.postMessage",
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "render": message,
+    })
+}
+
+/// Turns a [`post_deferred`] operation into the `chat.postMessage` it stands for.
+fn render_deferred(app: &App, op: &Value) -> Result<Value, String> {
+    let what: Deferred =
+        serde_json::from_value(op["render"].clone()).map_err(|e| format!("bad message: {e}"))?;
+    let channel = op["channel"].as_str().unwrap_or_default();
+    let thread_ts = op["thread_ts"].as_str();
+    let message = match &what {
+        Deferred::Parent {
+            pack,
+            version,
+            user,
+        } => {
+            let pack = app.catalog.get(pack, *version).map_err(|e| e.to_string())?;
+            render::parent(&pack, user)
+        }
+        Deferred::Question {
+            pack,
+            version,
+            question,
+            number,
+            total,
+            thread,
+        } => {
+            let pack = app.catalog.get(pack, *version).map_err(|e| e.to_string())?;
+            if *question >= pack.questions.len() {
+                return Err(format!("no question {question} in {}", pack.id));
+            }
+            render::question_at(&pack, *question, (*number, *total), thread)
+        }
+    };
+    let mut rendered = post(channel, thread_ts, &message, false);
+    if let Some(index) = op.get("index") {
+        rendered["index"] = index.clone();
+    }
+    Ok(rendered)
+}
+
 /// Asks the sender to remember, once the message is posted, that its `ts` belongs to
 /// `thread_key`: the ref `{prefix}{ts}` is set to it. That is how a thread reply, which
 /// only knows its parent's `ts`, finds its conversation.
@@ -80,16 +154,19 @@ pub struct SlackSender {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     store: Arc<dyn Store>,
+    /// Renders [`Deferred`] messages.
+    app: Arc<App>,
     /// The bot's own user id: a poll reminder never mentions the bot.
     bot_user: Option<String>,
 }
 
 impl SlackSender {
-    pub fn new(client: Arc<SlackHyperClient>, bot_token: &str, store: Arc<dyn Store>) -> Self {
+    pub fn new(client: Arc<SlackHyperClient>, bot_token: &str, app: Arc<App>) -> Self {
         SlackSender {
             client,
             token: SlackApiToken::new(bot_token.into()),
-            store,
+            store: app.store.clone(),
+            app,
             bot_user: None,
         }
     }
@@ -139,6 +216,18 @@ impl SlackSender {
 
 impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
+        let rendered;
+        let op = if op.get("render").is_some() {
+            match render_deferred(&self.app, op) {
+                Ok(done) => {
+                    rendered = done;
+                    &rendered
+                }
+                Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
+            }
+        } else {
+            op
+        };
         match self.call(op).await {
             Ok(created) => {
                 if let (Some(ts), Some(prefix), Some(value)) = (

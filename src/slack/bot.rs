@@ -145,8 +145,10 @@ impl SlackBot {
         let mut words = cmd.text.split_whitespace();
         let sub = words.next().unwrap_or("help").to_lowercase();
         let rest: Vec<&str> = words.collect();
-        if sub == "poll" {
-            return self.poll_command(cmd, &rest.join(" ")).await;
+        match sub.as_str() {
+            "poll" => return self.poll_command(cmd, &rest.join(" ")).await,
+            "start" => return self.start(cmd, rest.first().copied()).await,
+            _ => {}
         }
         // The rest is synchronous store work (durable writes): off the async workers, so
         // they keep accepting requests and concurrent writes share one disk flush.
@@ -159,13 +161,15 @@ impl SlackBot {
             })
     }
 
-    /// The subcommands that need no network call of their own.
+    /// The subcommands that read the store (on the blocking pool).
     fn command_now(&self, cmd: &CommandRequest) -> Value {
-        let mut words = cmd.text.split_whitespace();
-        let sub = words.next().unwrap_or("help").to_lowercase();
-        let rest: Vec<&str> = words.collect();
+        let sub = cmd
+            .text
+            .split_whitespace()
+            .next()
+            .unwrap_or("help")
+            .to_lowercase();
         match sub.as_str() {
-            "start" => self.start(cmd, rest.first().copied()),
             "help" => json!({ "response_type": "ephemeral", "text": help_text() }),
             "packs" => self.packs(),
             "result" => self.result(cmd),
@@ -177,31 +181,39 @@ impl SlackBot {
         }
     }
 
-    fn start(&self, cmd: &CommandRequest, pack: Option<&str>) -> Value {
+    /// `/tradeoff start`: the new conversation and its first two messages (the parent and
+    /// the first question, rendered when sent) in one write, awaited without a thread: the
+    /// hot path, so it reads nothing from the store.
+    async fn start(&self, cmd: &CommandRequest, pack: Option<&str>) -> Value {
         let place = Place {
             team: cmd.team.clone(),
             channel: cmd.channel.clone(),
             thread: new_thread_key(),
         };
         let by = user_ref(&cmd.user, &cmd.user_name);
-        let started = self
-            .app
-            .start_with(&place.key(), pack, by, self.now(), |u| {
-                let parent = api::with_index(
-                    api::post(
-                        &place.channel,
-                        None,
-                        &render::parent(&u.pack, &cmd.user),
-                        false,
-                    ),
-                    &thread_index_prefix(&place.team, &place.channel),
-                    &place.thread,
-                );
-                let mut out = vec![place.entry(parent, Some(place.parent_ref()))];
-                out.extend(follow_up(&place, u));
-                out
-            });
-        match started {
+        let started = self.app.start_new(&place.key(), pack, by, self.now(), |u| {
+            let parent = api::with_index(
+                api::post_deferred(
+                    &place.channel,
+                    None,
+                    &api::Deferred::Parent {
+                        pack: u.pack.id.clone(),
+                        version: u.version,
+                        user: cmd.user.clone(),
+                    },
+                ),
+                &thread_index_prefix(&place.team, &place.channel),
+                &place.thread,
+            );
+            let mut out = vec![place.entry(parent, Some(place.parent_ref()))];
+            out.extend(follow_up(&place, u));
+            out
+        });
+        let saved = match started {
+            Ok((u, durability)) => durability.wait().await.map(|()| u).map_err(AppError::from),
+            Err(e) => Err(e),
+        };
+        match saved {
             Ok(u) => {
                 self.outbox.notify();
                 ephemeral_reply(&format!(
@@ -509,13 +521,20 @@ fn effects(
 /// The next question, or the card (in the thread, broadcast to the channel) when finished.
 fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
     let parent = ref_placeholder(&place.parent_ref());
+    let progress = u.conversation.progress(&u.pack);
     match u.transition.next {
         Next::Ask(q) => vec![place.entry(
-            api::post(
+            api::post_deferred(
                 &place.channel,
                 Some(&parent),
-                &render::question(&u.pack, &u.conversation, q, &place.thread),
-                false,
+                &api::Deferred::Question {
+                    pack: u.pack.id.clone(),
+                    version: u.version,
+                    question: q,
+                    number: progress.0,
+                    total: progress.1,
+                    thread: place.thread.clone(),
+                },
             ),
             Some(place.current_ref()),
         )],

@@ -53,13 +53,14 @@ impl Running {
     }
 }
 
-/// Starts the Slack app: asks Slack who the bot is, starts the outbox worker and the
-/// cleanup of old delivery ids, and connects by Socket Mode when an app token is set.
+/// Starts the Slack app: asks Slack who the bot is, starts the outbox worker (on the
+/// `background` runtime), and connects by Socket Mode when an app token is set.
 /// Everything stops when `stop` turns true.
 pub async fn start(
     app: Arc<App>,
     config: SlackConfig,
     stop: watch::Receiver<bool>,
+    background: &tokio::runtime::Handle,
 ) -> Result<Running, String> {
     let client = api::client(&config.api_url);
     let token = slack_morphism::prelude::SlackApiToken::new(config.bot_token.expose().into());
@@ -74,13 +75,12 @@ pub async fn start(
         SlackBot::new(app.clone(), Arc::new(SystemClock), bot_user.clone())
             .with_web_api(client.clone(), config.bot_token.clone()),
     );
-    let sender =
-        api::SlackSender::new(client.clone(), config.bot_token.expose(), app.store.clone())
-            .with_bot_user(bot_user);
+    let sender = api::SlackSender::new(client.clone(), config.bot_token.expose(), app.clone())
+        .with_bot_user(bot_user);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    tokio::spawn(
+    background.spawn(
         bot.outbox
             .clone()
             .run(sender, Arc::new(SystemClock), stopped(stop.clone())),

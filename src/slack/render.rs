@@ -9,7 +9,7 @@
 
 use crate::core::card::{Card, CardItem};
 use crate::core::conversation::{Conversation, Input};
-use crate::core::messages::{answered_line, prompt, REPLY_HINT};
+use crate::core::messages::{answered_line, prompt_at, REPLY_HINT};
 use crate::core::pack::Pack;
 use crate::core::text::Command;
 use serde_json::Value;
@@ -306,7 +306,12 @@ fn button(text: &str, action_id: String, value: &str) -> SlackBlockButtonElement
 /// menu when there are more than [`MAX_CHOICE_BUTTONS`]), the command buttons, and a line
 /// saying that a written reply works too.
 pub fn question(pack: &Pack, conversation: &Conversation, q: usize, thread: &str) -> Message {
-    let p = prompt(pack, conversation, q);
+    question_at(pack, q, conversation.progress(pack), thread)
+}
+
+/// [`question`], given the conversation's progress (question number, of how many).
+pub fn question_at(pack: &Pack, q: usize, progress: (usize, usize), thread: &str) -> Message {
+    let p = prompt_at(pack, q, progress);
     let head = format!("[{}/{}] {}", p.number, p.total, p.text);
     let mut blocks = vec![Block::Section(format!(
         "*{}*\n_Why we ask: {}_",

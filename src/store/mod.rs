@@ -1,10 +1,12 @@
 //! Persistence: the [`Store`] trait the rest of the program talks to, and its sled
 //! implementation. Records are JSON in one sled tree per kind, so a store can be read with
-//! nothing but sled and a JSON parser.
+//! nothing but sled and a JSON parser; writes pass through a write-ahead journal first.
 
+mod journal;
 mod sled_store;
 
-pub use sled_store::SledStore;
+pub use journal::Durability;
+pub use sled_store::{lower_priority, SledStore};
 
 use crate::core::conversation::Conversation;
 use crate::core::ids::{
@@ -26,6 +28,8 @@ pub enum StoreError {
     },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("the store's journal: {0}")]
+    Journal(std::io::Error),
     #[error("a stored {kind} record could not be read: {source}")]
     Corrupt {
         kind: &'static str,
@@ -119,7 +123,8 @@ pub struct PollResponse {
 }
 
 /// Everything the program persists. Implementations must make each write durable before
-/// returning: a caller acknowledges a user only after the write.
+/// returning (but for [`Store::commit_deferred`]): a caller acknowledges a user only after
+/// the write. A read sees every write that returned before it started.
 pub trait Store: Send + Sync + 'static {
     /// Records a pack's sources; returns its version, a new one only when the text changed.
     fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
@@ -149,21 +154,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Saves a batch atomically and durably; returns the ids given to its outbox entries.
     fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>>;
+    /// Saves a batch atomically, returning before it is durable: await the [`Durability`]
+    /// before telling anyone it is saved. Lets an async caller wait without a thread.
+    fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)>;
 
     /// Queued messages for one platform, oldest first.
     fn outbox_pending(&self, platform: Platform) -> StoreResult<Vec<OutboxEntry>> {
-        self.outbox_pending_after(platform, None)
+        self.outbox_pending_after(platform, None, usize::MAX)
     }
-    /// Queued messages for one platform with ids above `after`, oldest first. Ids become
-    /// visible in order, so a reader that remembers the last id it saw misses nothing.
+    /// Up to `limit` queued messages for one platform with ids above `after`, oldest
+    /// first. Ids become visible in order, so a reader that remembers the last id it saw
+    /// misses nothing.
     fn outbox_pending_after(
         &self,
         platform: Platform,
         after: Option<u64>,
+        limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>>;
-    /// Records a failed attempt (attempts, wait, error) on a queued entry.
+    /// Records a failed attempt (attempts, wait, error) on a queued entry. Like
+    /// [`Store::outbox_delivered`], it may return just before the record is durable.
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
     /// Removes a delivered entry and, in the same write, records the ref it produced.
+    /// Later reads see it at once; it may return just before it is durable (the sync
+    /// follows within about a millisecond), so delivery does not wait a disk sync per
+    /// message.
     fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
     /// Moves an entry the platform refused for good aside, with the reason, for operators.
     fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;

@@ -368,7 +368,7 @@ impl Harness {
         let sender = SlackSender::new(
             tradeoff::slack::api::client(&stand_in.api_url()),
             BOT_TOKEN,
-            app.store.clone(),
+            app.clone(),
         )
         .with_bot_user(Some("UBOT".into()));
         // No kept-alive connections: a test that stops the server must be able to drop

@@ -1,0 +1,63 @@
+//! A second runtime, on its own thread at a lower OS priority, for the work that can wait
+//! while requests are answered: outbox delivery, the poll scheduler, cleanups. When the
+//! machine is saturated, acknowledging users within Slack's and Discord's deadlines comes
+//! first; deliveries catch up as soon as there is room, and they are durable meanwhile.
+
+use std::future::Future;
+use std::thread::JoinHandle;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+pub struct Background {
+    handle: Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the runtime's thread.
+    pub fn start() -> std::io::Result<Background> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tradeoff-background".into())
+            .spawn(move || {
+                crate::store::lower_priority();
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok(Background {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handle.spawn(task);
+    }
+
+    /// The runtime's handle, for code that spawns tasks of its own.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Background {
+    /// Stops the runtime: tasks still running are dropped at their next await.
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
