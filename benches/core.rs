@@ -228,9 +228,10 @@ fn poll_summary(c: &mut Criterion) {
     });
 }
 
-/// The work behind one Slack `/tradeoff start`, without HTTP: the app layer, the Block Kit
-/// rendering of the parent message and first question, and the durable write that queues
-/// them. The outbox is not running, so this is the acknowledgement path alone.
+/// The work behind one Slack `/tradeoff start`, without HTTP: the app layer, queueing the
+/// parent message and first question (as facts, rendered when sent), and waiting for the
+/// journal's sync. One at a time, each start waits a whole sync of its own; under load,
+/// concurrent starts share one. The outbox is not running: the acknowledgement path alone.
 fn slack_start(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
