@@ -197,12 +197,8 @@ impl App {
         if self.open_conversation(key)?.is_some() {
             return Err(UserError::AlreadyRunning.into());
         }
-        let update = started(pack, version, by, now);
-        self.store.commit(Batch {
-            conversation: Some((key.clone(), update.conversation.clone())),
-            outbox: effects(&update),
-            ..Batch::default()
-        })?;
+        let (update, batch) = started(key, pack, version, by, now, effects);
+        self.store.commit(batch)?;
         Ok(update)
     }
 
@@ -219,12 +215,8 @@ impl App {
         effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
     ) -> Result<(Update, Durability), AppError> {
         let (pack, version) = self.pack(pack)?;
-        let update = started(pack, version, by, now);
-        let (_, durability) = self.store.commit_deferred(Batch {
-            conversation: Some((key.clone(), update.conversation.clone())),
-            outbox: effects(&update),
-            ..Batch::default()
-        })?;
+        let (update, batch) = started(key, pack, version, by, now, effects);
+        let (_, durability) = self.store.commit_deferred(batch)?;
         Ok((update, durability))
     }
 
@@ -308,10 +300,18 @@ impl App {
     }
 }
 
-/// A new conversation's first update.
-fn started(pack: Arc<Pack>, version: u32, by: UserRef, now: i64) -> Update {
+/// A new conversation's first update, and the write that saves it with the messages
+/// `effects` makes from it.
+fn started(
+    key: &ConversationKey,
+    pack: Arc<Pack>,
+    version: u32,
+    by: UserRef,
+    now: i64,
+    effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+) -> (Update, Batch) {
     let conversation = Conversation::start(&pack, version, by, now);
-    Update {
+    let update = Update {
         pack,
         version,
         transition: Transition {
@@ -320,7 +320,13 @@ fn started(pack: Arc<Pack>, version: u32, by: UserRef, now: i64) -> Update {
         },
         conversation,
         outcome: None,
-    }
+    };
+    let batch = Batch {
+        conversation: Some((key.clone(), update.conversation.clone())),
+        outbox: effects(&update),
+        ..Batch::default()
+    };
+    (update, batch)
 }
 
 fn result_record(

@@ -1,5 +1,6 @@
 //! A second runtime, on its own thread at a lower OS priority, for the work that can wait
-//! while requests are answered: outbox delivery, the poll scheduler, cleanups. When the
+//! while requests are answered: outbox delivery, the poll scheduler, cleanups (the store's
+//! journal applier lowers its own thread with [`lower_priority`] too). When the
 //! machine is saturated, acknowledging users within Slack's and Discord's deadlines comes
 //! first; deliveries catch up as soon as there is room, and they are durable meanwhile.
 
@@ -7,6 +8,21 @@ use std::future::Future;
 use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+
+/// The niceness of background threads: under contention they get a sliver of the CPU,
+/// and all of it when it is idle.
+const NICENESS: i32 = 19;
+
+/// Asks the OS to run the calling thread, and the threads it starts, at a lower priority
+/// (on Linux, niceness is per thread).
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority only reads its integer arguments.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS);
+    }
+}
 
 pub struct Background {
     handle: Handle,
@@ -25,7 +41,7 @@ impl Background {
         let thread = std::thread::Builder::new()
             .name("tradeoff-background".into())
             .spawn(move || {
-                crate::store::lower_priority();
+                lower_priority();
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });

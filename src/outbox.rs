@@ -9,7 +9,7 @@
 //! other times it is exactly once.
 
 use crate::core::ids::Platform;
-use crate::store::{OutboxEntry, Store};
+use crate::store::{OutboxEntry, Store, StoreError};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -60,9 +60,20 @@ pub fn ref_placeholder(name: &str) -> String {
     format!("{REF_OPEN}{name}{REF_CLOSE}")
 }
 
-/// Replaces every `{{ref:NAME}}` in the operation's strings. Err names the first ref that
-/// is not set.
-pub fn resolve_refs(op: &Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Value, String> {
+/// Why an operation's refs could not all be filled in.
+#[derive(Debug)]
+pub enum RefError {
+    /// This ref was never set (or a placeholder is malformed): its producer was refused.
+    Missing(String),
+    /// The store could not be read; trying again later may work.
+    Unreadable(StoreError),
+}
+
+/// Replaces every `{{ref:NAME}}` in the operation's strings, looking each name up.
+pub fn resolve_refs(
+    op: &Value,
+    lookup: &dyn Fn(&str) -> Result<Option<String>, StoreError>,
+) -> Result<Value, RefError> {
     Ok(match op {
         Value::String(s) if s.contains(REF_OPEN) => {
             let mut out = String::with_capacity(s.len());
@@ -70,9 +81,12 @@ pub fn resolve_refs(op: &Value, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
             while let Some(start) = rest.find(REF_OPEN) {
                 out.push_str(&rest[..start]);
                 let after = &rest[start + REF_OPEN.len()..];
-                let end = after.find(REF_CLOSE).ok_or_else(|| s.clone())?;
+                let end = after
+                    .find(REF_CLOSE)
+                    .ok_or_else(|| RefError::Missing(s.clone()))?;
                 let name = &after[..end];
-                out.push_str(&lookup(name).ok_or_else(|| name.to_owned())?);
+                let value = lookup(name).map_err(RefError::Unreadable)?;
+                out.push_str(&value.ok_or_else(|| RefError::Missing(name.to_owned()))?);
                 rest = &after[end + REF_CLOSE.len()..];
             }
             out.push_str(rest);
@@ -87,7 +101,7 @@ pub fn resolve_refs(op: &Value, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), resolve_refs(v, lookup)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, RefError>>()?,
         ),
         other => other.clone(),
     })
@@ -110,6 +124,13 @@ pub struct Pass {
     pub refused: usize,
     /// The earliest time a waiting entry becomes due, if any waits.
     pub next_due_ms: Option<i64>,
+}
+
+impl Pass {
+    /// Something waits until `at_ms`: the next pass is due then at the latest.
+    fn due_at(&mut self, at_ms: i64) {
+        self.next_due_ms = Some(self.next_due_ms.map_or(at_ms, |d| d.min(at_ms)));
+    }
 }
 
 /// The queue of one platform.
@@ -201,37 +222,20 @@ impl Outbox {
                 let lane = entry.message.lane.clone();
                 let now = clock.now_ms();
                 if entry.not_before_ms > now {
-                    pass.next_due_ms = Some(
-                        pass.next_due_ms
-                            .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
-                    );
+                    pass.due_at(entry.not_before_ms);
                     blocked.insert(lane);
                     continue;
                 }
-                let (resolved, unreadable) = {
-                    let unreadable = std::cell::RefCell::new(None);
-                    let lookup = |name: &str| {
-                        self.store.get_ref(name).unwrap_or_else(|e| {
-                            unreadable.replace(Some(e));
-                            None
-                        })
-                    };
-                    (
-                        resolve_refs(&entry.message.op, &lookup),
-                        unreadable.into_inner(),
-                    )
-                };
-                if let Some(e) = unreadable {
-                    // Not the ref's fault: the store could not be read. Try again soon.
-                    tracing::error!(id = entry.id, "cannot read the outbox's refs: {e}");
-                    let retry_at = clock.now_ms() + 1000;
-                    pass.next_due_ms = Some(pass.next_due_ms.map_or(retry_at, |d| d.min(retry_at)));
-                    blocked.insert(lane);
-                    continue;
-                }
-                let op = match resolved {
+                let op = match resolve_refs(&entry.message.op, &|name| self.store.get_ref(name)) {
                     Ok(op) => op,
-                    Err(missing) => {
+                    Err(RefError::Unreadable(e)) => {
+                        // Not the ref's fault: the store could not be read. Try again soon.
+                        tracing::error!(id = entry.id, "cannot read the outbox's refs: {e}");
+                        pass.due_at(clock.now_ms() + 1000);
+                        blocked.insert(lane);
+                        continue;
+                    }
+                    Err(RefError::Missing(missing)) => {
                         // Its producer came earlier in this lane and was refused for good.
                         self.refuse(&entry, &format!("ref {missing} was never set"), &mut pass);
                         continue;
@@ -269,10 +273,7 @@ impl Outbox {
                             tracing::error!(id = entry.id, "cannot record the retry: {e}");
                         }
                         pass.retried += 1;
-                        pass.next_due_ms = Some(
-                            pass.next_due_ms
-                                .map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)),
-                        );
+                        pass.due_at(entry.not_before_ms);
                         self.queue().pending.insert(entry.id, entry);
                         blocked.insert(lane);
                     }

@@ -140,7 +140,8 @@ impl SlackBot {
     // -----------------------------------------------------------------------------------
 
     /// Answers `/tradeoff ...`; the returned JSON is the HTTP (or Socket Mode) response.
-    /// Only `poll` awaits anything: `users.info`, bounded well within Slack's 3 s.
+    /// `start` awaits its write's sync; `poll` awaits `users.info`, bounded well within
+    /// Slack's 3 s.
     pub async fn command(self: &Arc<Self>, cmd: &CommandRequest) -> Value {
         let mut words = cmd.text.split_whitespace();
         let sub = words.next().unwrap_or("help").to_lowercase();
@@ -150,10 +151,10 @@ impl SlackBot {
             "start" => return self.start(cmd, rest.first().copied()).await,
             _ => {}
         }
-        // The rest is synchronous store work (durable writes): off the async workers, so
-        // they keep accepting requests and concurrent writes share one disk flush.
+        // The rest reads the store, which can mean applying its pending writes first:
+        // off the async workers, so they keep accepting requests.
         let (bot, cmd) = (self.clone(), cmd.clone());
-        tokio::task::spawn_blocking(move || bot.command_now(&cmd))
+        tokio::task::spawn_blocking(move || bot.command_now(&cmd, &sub))
             .await
             .unwrap_or_else(|e| {
                 let error = crate::app::InternalError::new("slack command", e);
@@ -162,14 +163,8 @@ impl SlackBot {
     }
 
     /// The subcommands that read the store (on the blocking pool).
-    fn command_now(&self, cmd: &CommandRequest) -> Value {
-        let sub = cmd
-            .text
-            .split_whitespace()
-            .next()
-            .unwrap_or("help")
-            .to_lowercase();
-        match sub.as_str() {
+    fn command_now(&self, cmd: &CommandRequest, sub: &str) -> Value {
+        match sub {
             "help" => json!({ "response_type": "ephemeral", "text": help_text() }),
             "packs" => self.packs(),
             "result" => self.result(cmd),

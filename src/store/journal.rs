@@ -67,9 +67,9 @@ impl Op {
 /// How far the journal has got, as async waiters see it: every record up to `durable` is
 /// on disk; `failed` is set for good once a write or sync failed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub durable: u64,
-    pub failed: bool,
+struct Progress {
+    durable: u64,
+    failed: bool,
 }
 
 /// A write that was appended; await [`Durability::wait`] before acknowledging it.
@@ -315,17 +315,14 @@ impl Journal {
 
     /// Deletes the segments whose records are all at or before `applied`: the newest
     /// segment starting at or before `applied + 1` may still hold later records.
-    pub(super) fn remove_applied(&self, applied: u64) -> std::io::Result<usize> {
-        let segments = segments(&self.dir)?;
-        let mut removed = 0;
-        for pair in segments.windows(2) {
+    pub(super) fn remove_applied(&self, applied: u64) -> std::io::Result<()> {
+        for pair in segments(&self.dir)?.windows(2) {
             let (first, next) = (&pair[0], &pair[1]);
             if next.0 <= applied + 1 {
                 std::fs::remove_file(&first.1)?;
-                removed += 1;
             }
         }
-        Ok(removed)
+        Ok(())
     }
 }
 

@@ -60,10 +60,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 /// Records applied per hold of the apply lock, so readers are never held up for long.
 const APPLY_CHUNK: u64 = 2048;
 
-/// The niceness of the store's background thread: applying the journal can wait while
-/// requests are being answered.
-pub const BACKGROUND_NICENESS: i32 = 19;
-
 pub struct SledStore {
     inner: Arc<Inner>,
     threads: Vec<JoinHandle<()>>,
@@ -154,8 +150,9 @@ impl SledStore {
         };
         let threads = vec![
             spawn("tradeoff-journal", |inner| inner.journal.run_writer())?,
+            // Applying the journal can wait while requests are being answered.
             spawn("tradeoff-apply", |inner| {
-                lower_priority();
+                crate::background::lower_priority();
                 inner.run_applier();
             })?,
         ];
@@ -254,16 +251,6 @@ impl Drop for SledStore {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
-    }
-}
-
-/// Asks the OS to run the calling thread at a lower priority (Linux: per thread).
-pub fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid has no preconditions; setpriority only reads its integer arguments.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICENESS);
     }
 }
 
