@@ -69,6 +69,30 @@ fn click(fixture_name: &str, custom_id: &str, who: Who, guild: &str, channel: &s
     as_sent(v, who, guild, channel)
 }
 
+/// `who` presses the poll message's Answer button.
+async fn press_answer(bot: &TestBot, poll: &PollId, who: Who, guild: &str, channel: &str) -> Value {
+    bot.interact(&click(
+        "component_poll_answer",
+        &answer_button(poll),
+        who,
+        guild,
+        channel,
+    ))
+    .await
+}
+
+/// `who` presses a button of their private form.
+async fn press_form(bot: &TestBot, custom_id: &str, who: Who, guild: &str, channel: &str) -> Value {
+    bot.interact(&click(
+        "component_poll_form",
+        custom_id,
+        who,
+        guild,
+        channel,
+    ))
+    .await
+}
+
 fn answer_button(poll: &PollId) -> String {
     format!("tp:{poll}")
 }
@@ -131,15 +155,7 @@ async fn answer(
     channel: &str,
 ) -> String {
     let pack = pack(bot);
-    let first = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(poll),
-            who,
-            guild,
-            channel,
-        ))
-        .await;
+    let first = press_answer(bot, poll, who, guild, channel).await;
     let mut data = ephemeral(&first).clone();
     for _ in 0..30 {
         let Some(q) = form_question(&data, poll) else {
@@ -151,15 +167,7 @@ async fn answer(
             None => "skip".to_owned(),
         };
         let custom_id = format!("to:poll.{poll}:{q}:{action}");
-        let response = bot
-            .interact(&click(
-                "component_poll_form",
-                &custom_id,
-                who,
-                guild,
-                channel,
-            ))
-            .await;
+        let response = press_form(bot, &custom_id, who, guild, channel).await;
         data = updated(&response).clone();
     }
     panic!("the form never ended: {data}");
@@ -248,15 +256,7 @@ async fn open_answer_change_close_and_the_summary_embed() {
 
     // Dee changes her mind: Back undoes an answer, Skip skips; her last answers count and
     // the count stays at three (no new edit).
-    let again = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(&poll),
-            DEE,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let again = press_answer(&bot, &poll, DEE, GUILD, CHANNEL).await;
     let form = ephemeral(&again);
     assert!(
         form["content"]
@@ -266,25 +266,23 @@ async fn open_answer_change_close_and_the_summary_embed() {
         "{form}"
     );
     let first = pack(&bot).questions[0].choice_index("data_ml").unwrap();
-    let r = bot
-        .interact(&click(
-            "component_poll_form",
-            &format!("to:poll.{poll}:0:c{first}"),
-            DEE,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let r = press_form(
+        &bot,
+        &format!("to:poll.{poll}:0:c{first}"),
+        DEE,
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     let q1 = form_question(updated(&r), &poll).unwrap();
-    let back = bot
-        .interact(&click(
-            "component_poll_form",
-            &format!("to:poll.{poll}:{q1}:back"),
-            DEE,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let back = press_form(
+        &bot,
+        &format!("to:poll.{poll}:{q1}:back"),
+        DEE,
+        GUILD,
+        CHANNEL,
+    )
+    .await;
     let data = updated(&back);
     assert_eq!(
         form_question(data, &poll),
@@ -389,28 +387,12 @@ async fn open_answer_change_close_and_the_summary_embed() {
     assert!(embed["description"].as_str().unwrap().contains("Node.js"));
 
     // Closed: the Answer button and an old form both say so.
-    let late = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(&poll),
-            BOB,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let late = press_answer(&bot, &poll, BOB, GUILD, CHANNEL).await;
     assert_eq!(
         ephemeral(&late)["content"],
         "This poll has closed; its summary is in the channel."
     );
-    let old_form = bot
-        .interact(&click(
-            "component_poll_form",
-            &format!("to:poll.{poll}:0:c0"),
-            BOB,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let old_form = press_form(&bot, &format!("to:poll.{poll}:0:c0"), BOB, GUILD, CHANNEL).await;
     assert_eq!(updated(&old_form)["components"], json!([]));
 }
 
@@ -467,35 +449,12 @@ async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_no
     bot.deliver().await;
     answer(&bot, &poll, BOB, &[("workload", "api")], GUILD, CHANNEL).await;
     // Cy opens the form and answers one question, then leaves it.
-    let r = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(&poll),
-            CY,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let r = press_answer(&bot, &poll, CY, GUILD, CHANNEL).await;
     ephemeral(&r);
-    bot.interact(&click(
-        "component_poll_form",
-        &format!("to:poll.{poll}:0:c0"),
-        CY,
-        GUILD,
-        CHANNEL,
-    ))
-    .await;
+    press_form(&bot, &format!("to:poll.{poll}:0:c0"), CY, GUILD, CHANNEL).await;
     // The form is kept in the store, not in the process: pressing Answer again (as after a
     // restart) picks up at the second question.
-    let resumed = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(&poll),
-            CY,
-            GUILD,
-            CHANNEL,
-        ))
-        .await;
+    let resumed = press_answer(&bot, &poll, CY, GUILD, CHANNEL).await;
     let data = ephemeral(&resumed);
     assert!(data["content"]
         .as_str()
@@ -597,22 +556,8 @@ async fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
     .await;
     answer(&bot, &poll, CY, &[("workload", "data_ml")], GUILD, CHANNEL).await;
     // Dee's form is half-way.
-    bot.interact(&click(
-        "component_poll_answer",
-        &answer_button(&poll),
-        DEE,
-        GUILD,
-        CHANNEL,
-    ))
-    .await;
-    bot.interact(&click(
-        "component_poll_form",
-        &format!("to:poll.{poll}:0:c0"),
-        DEE,
-        GUILD,
-        CHANNEL,
-    ))
-    .await;
+    press_answer(&bot, &poll, DEE, GUILD, CHANNEL).await;
+    press_form(&bot, &format!("to:poll.{poll}:0:c0"), DEE, GUILD, CHANNEL).await;
     // A reminder in an anonymous poll mentions nobody.
     let presenter: Arc<dyn PollPresenter> = bot.bot.poll_presenter();
     let lookup = move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
@@ -692,15 +637,7 @@ async fn polls_in_two_channels_and_two_guilds_do_not_mix() {
     )
     .await;
     // This guild's button, clicked in another guild, does nothing there.
-    let forged = bot
-        .interact(&click(
-            "component_poll_answer",
-            &answer_button(&here),
-            DEE,
-            OTHER_GUILD,
-            OTHER_GUILD_CHANNEL,
-        ))
-        .await;
+    let forged = press_answer(&bot, &here, DEE, OTHER_GUILD, OTHER_GUILD_CHANNEL).await;
     assert_eq!(
         ephemeral(&forged)["content"],
         "This button belongs to a poll that is not open here."

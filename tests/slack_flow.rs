@@ -32,18 +32,11 @@ fn question_id(c: &Call) -> String {
 
 async fn click_choice(h: &Harness, s: &StandIn, value: &str, user: &str, action_ts: &str) {
     let q = latest_question(s);
-    let (block, action, value) = buttons(&q)
+    let button = buttons(&q)
         .into_iter()
         .find(|(_, a, v)| a.starts_with("choice|") && v == value)
         .unwrap_or_else(|| panic!("no button {value} in {}", q.body));
-    let payload = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        user,
-        action_ts,
-    );
+    let payload = click(&q, &button, user, action_ts);
     assert_eq!(h.interact(&payload).await, 200);
     h.deliver().await;
 }
@@ -151,18 +144,7 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
 
     // 5. `skip` as a button.
     let q = latest_question(&stand_in);
-    let (block, action, value) = buttons(&q)
-        .into_iter()
-        .find(|(_, a, _)| a == "cmd|skip")
-        .unwrap();
-    let p = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U1",
-        "1700000001.000004",
-    );
+    let p = click(&q, &button(&q, "cmd|skip"), "U1", "1700000001.000004");
     assert_eq!(h.interact(&p).await, 200);
     h.deliver().await;
 
@@ -242,44 +224,21 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
 
     // The same click delivered twice, and a second genuine click on the same button.
     let q = latest_question(&stand_in);
-    let (block, action, value) = buttons(&q)[0].clone();
-    let p = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U2",
-        "1700000001.000001",
-    );
+    let first = &buttons(&q)[0];
+    let p = click(&q, first, "U2", "1700000001.000001");
     assert_eq!(h.interact(&p).await, 200);
     assert_eq!(h.interact(&p).await, 200);
-    let again = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U2",
-        "1700000001.000009",
-    );
+    let again = click(&q, first, "U2", "1700000001.000009");
     assert_eq!(h.interact(&again).await, 200);
     h.deliver().await;
-    let calls = stand_in.calls();
-    assert_eq!(
-        calls.iter().filter(|c| c.method == "chat.update").count(),
-        1
-    );
+    assert_eq!(stand_in.calls_of("chat.update").len(), 1);
     assert_eq!(
         questions(&stand_in).len(),
         2,
-        "one next question: {calls:#?}"
+        "one next question: {:#?}",
+        stand_in.calls()
     );
-    assert_eq!(
-        calls
-            .iter()
-            .filter(|c| c.method == "chat.postEphemeral")
-            .count(),
-        0
-    );
+    assert_eq!(stand_in.calls_of("chat.postEphemeral").len(), 0);
 
     // The same event, redelivered by Slack with X-Slack-Retry-Num.
     let r = reply("medium", &parent, "U3", "EvDUP");
@@ -287,17 +246,10 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
     assert_eq!(h.event(&r, Some("1")).await, 200);
     assert_eq!(h.event(&r, Some("2")).await, 200);
     h.deliver().await;
-    let calls = stand_in.calls();
-    assert_eq!(
-        calls.iter().filter(|c| c.method == "chat.update").count(),
-        2
-    );
+    assert_eq!(stand_in.calls_of("chat.update").len(), 2);
     assert_eq!(questions(&stand_in).len(), 3);
     assert_eq!(
-        calls
-            .iter()
-            .filter(|c| c.method == "chat.postEphemeral")
-            .count(),
+        stand_in.calls_of("chat.postEphemeral").len(),
         0,
         "a redelivery is not read again (it would not fit the next question)"
     );
@@ -314,28 +266,11 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
 
     // Skip, delivered twice and double-clicked: one question skipped, not three.
     let q = latest_question(&stand_in);
-    let (block, action, value) = buttons(&q)
-        .into_iter()
-        .find(|(_, a, _)| a == "cmd|skip")
-        .unwrap();
-    let skip = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U2",
-        "1700000003.000001",
-    );
+    let skip_button = button(&q, "cmd|skip");
+    let skip = click(&q, &skip_button, "U2", "1700000003.000001");
     assert_eq!(h.interact(&skip).await, 200);
     assert_eq!(h.interact(&skip).await, 200);
-    let skip_again = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U2",
-        "1700000003.000002",
-    );
+    let skip_again = click(&q, &skip_button, "U2", "1700000003.000002");
     assert_eq!(h.interact(&skip_again).await, 200);
     h.deliver().await;
     assert_eq!(history(&h), 3);
@@ -400,11 +335,7 @@ async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_o
     clock.advance_ms(60_000);
     h.deliver().await;
 
-    let posts: Vec<Call> = stand_in
-        .calls()
-        .into_iter()
-        .filter(|c| c.method == "chat.postMessage")
-        .collect();
+    let posts = stand_in.calls_of("chat.postMessage");
     assert_eq!(
         posts.len(),
         5,
@@ -435,15 +366,7 @@ async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_o
         json!({"ok": false, "error": "message_not_found"}),
     );
     let q = latest_question(&stand_in);
-    let (block, action, value) = buttons(&q)[0].clone();
-    let p = click(
-        &block,
-        &action,
-        &value,
-        q.ts.as_deref().unwrap(),
-        "U2",
-        "1700000001.000001",
-    );
+    let p = click(&q, &buttons(&q)[0], "U2", "1700000001.000001");
     assert_eq!(h.interact(&p).await, 200);
     let p = h.pass().await;
     assert_eq!(

@@ -34,6 +34,32 @@ async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::text(v.to_string())).await.unwrap();
 }
 
+/// Starts Socket Mode for the harness's bot and accepts its websocket on `listener`, where
+/// the stand-in's `apps.connections.open` sends it.
+async fn connect(h: &Harness, stand_in: &StandIn, listener: &TcpListener) -> (SocketMode, Ws) {
+    let socket = SocketMode::new(
+        h.bot.clone(),
+        tradeoff::slack::api::client(&stand_in.api_url()),
+        "xapp-1-test",
+    );
+    socket.start().await.unwrap();
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("the bot connected")
+        .unwrap();
+    (socket, tokio_tungstenite::accept_async(tcp).await.unwrap())
+}
+
+/// Slack's first frame on a new connection.
+async fn hello(ws: &mut Ws) {
+    send(ws, json!({
+        "type": "hello", "num_connections": 1,
+        "debug_info": { "host": "applink-test", "build_number": 1, "approximate_connection_time": 18060 },
+        "connection_info": { "app_id": "A123456" }
+    }))
+    .await;
+}
+
 #[tokio::test]
 async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     let stand_in = StandIn::start().await;
@@ -42,27 +68,12 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     let dir = TempDir::new().unwrap();
     let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
 
-    let socket = SocketMode::new(
-        h.bot.clone(),
-        tradeoff::slack::api::client(&stand_in.api_url()),
-        "xapp-1-test",
-    );
-    socket.start().await.unwrap();
-    let (tcp, _) = tokio::time::timeout(Duration::from_secs(20), ws_listener.accept())
-        .await
-        .expect("the bot connected")
-        .unwrap();
-    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let (socket, mut ws) = connect(&h, &stand_in, &ws_listener).await;
     let open = stand_in.calls();
     assert_eq!(open[0].method, "apps.connections.open");
     assert_eq!(open[0].authorization, "Bearer xapp-1-test");
 
-    send(&mut ws, json!({
-        "type": "hello", "num_connections": 1,
-        "debug_info": { "host": "applink-test", "build_number": 1, "approximate_connection_time": 18060 },
-        "connection_info": { "app_id": "A123456" }
-    }))
-    .await;
+    hello(&mut ws).await;
 
     // A slash command: the answer travels in the acknowledgement.
     let command = fixture("slash_command.json");
@@ -82,25 +93,13 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
         .unwrap()
         .starts_with("Starting"));
     h.deliver().await;
-    let posts: Vec<Call> = stand_in
-        .calls()
-        .into_iter()
-        .filter(|c| c.method == "chat.postMessage")
-        .collect();
+    let posts = stand_in.calls_of("chat.postMessage");
     assert_eq!(posts.len(), 2);
     let parent = posts[0].ts.clone().unwrap();
     let question = posts[1].clone();
 
     // A click, then a thread reply, as Socket Mode envelopes.
-    let (block, action, value) = buttons(&question)[0].clone();
-    let p = click(
-        &block,
-        &action,
-        &value,
-        question.ts.as_deref().unwrap(),
-        "U2",
-        "1700000001.000001",
-    );
+    let p = click(&question, &buttons(&question)[0], "U2", "1700000001.000001");
     send(&mut ws, json!({
         "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false, "payload": p
     }))
@@ -122,8 +121,7 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     }
     h.deliver().await;
 
-    let calls = stand_in.calls();
-    let updates: Vec<&Call> = calls.iter().filter(|c| c.method == "chat.update").collect();
+    let updates = stand_in.calls_of("chat.update");
     assert_eq!(
         updates.len(),
         2,
@@ -131,11 +129,11 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     );
     assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by U2");
     assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by U3");
-    let posts = calls
-        .iter()
-        .filter(|c| c.method == "chat.postMessage")
-        .count();
-    assert_eq!(posts, 4, "parent and three questions");
+    assert_eq!(
+        stand_in.calls_of("chat.postMessage").len(),
+        4,
+        "parent and three questions"
+    );
     socket.shutdown().await;
 }
 
@@ -148,23 +146,8 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
     stand_in.set_socket_url(&format!("ws://{}/link", ws_listener.local_addr().unwrap()));
     let dir = TempDir::new().unwrap();
     let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
-    let socket = SocketMode::new(
-        h.bot.clone(),
-        tradeoff::slack::api::client(&stand_in.api_url()),
-        "xapp-1-test",
-    );
-    socket.start().await.unwrap();
-    let (tcp, _) = tokio::time::timeout(Duration::from_secs(20), ws_listener.accept())
-        .await
-        .expect("the bot connected")
-        .unwrap();
-    let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-    send(&mut ws, json!({
-        "type": "hello", "num_connections": 1,
-        "debug_info": { "host": "applink-test", "build_number": 1, "approximate_connection_time": 18060 },
-        "connection_info": { "app_id": "A123456" }
-    }))
-    .await;
+    let (socket, mut ws) = connect(&h, &stand_in, &ws_listener).await;
+    hello(&mut ws).await;
 
     let mut command = fixture("slash_command.json");
     command["text"] = json!("poll");

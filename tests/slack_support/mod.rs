@@ -495,15 +495,16 @@ pub fn form(fields: &Value) -> String {
     serde_urlencoded::to_string(pairs).unwrap()
 }
 
-/// A click on `action_id` in the actions block `block_id` of the message at `message_ts`.
+/// A click on `button` (block_id, action_id, value, as [`buttons`] lists them) of the
+/// posted `message`.
 pub fn click(
-    block_id: &str,
-    action_id: &str,
-    value: &str,
-    message_ts: &str,
+    message: &Call,
+    button: &(String, String, String),
     user: &str,
     action_ts: &str,
 ) -> Value {
+    let (block_id, action_id, value) = button;
+    let message_ts = message.ts.as_deref().expect("the message was posted");
     let mut p = fixture("block_actions.json");
     p["user"]["id"] = json!(user);
     p["container"]["message_ts"] = json!(message_ts);
@@ -513,6 +514,14 @@ pub fn click(
     p["actions"][0]["value"] = json!(value);
     p["actions"][0]["action_ts"] = json!(action_ts);
     p
+}
+
+/// The button of `message` whose action_id is `action_id`.
+pub fn button(message: &Call, action_id: &str) -> (String, String, String) {
+    buttons(message)
+        .into_iter()
+        .find(|(_, a, _)| a == action_id)
+        .unwrap_or_else(|| panic!("no button {action_id} in {}", message.body))
 }
 
 /// A reply in the thread under `thread_ts`.
