@@ -34,6 +34,14 @@ async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::text(v.to_string())).await.unwrap();
 }
 
+/// Sends an envelope and returns the bot's acknowledgement, which must name it.
+async fn exchange(ws: &mut Ws, envelope: Value) -> Value {
+    send(ws, envelope.clone()).await;
+    let ack = next_json(ws).await;
+    assert_eq!(ack["envelope_id"], envelope["envelope_id"]);
+    ack
+}
+
 /// Starts Socket Mode for the harness's bot and accepts its websocket on `listener`, where
 /// the stand-in's `apps.connections.open` sends it.
 async fn connect(h: &Harness, stand_in: &StandIn, listener: &TcpListener) -> (SocketMode, Ws) {
@@ -77,7 +85,7 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
 
     // A slash command: the answer travels in the acknowledgement.
     let command = fixture("slash_command.json");
-    send(
+    let ack = exchange(
         &mut ws,
         json!({
             "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
@@ -85,8 +93,6 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
         }),
     )
     .await;
-    let ack = next_json(&mut ws).await;
-    assert_eq!(ack["envelope_id"], "env-1");
     assert_eq!(ack["payload"]["response_type"], "ephemeral");
     assert!(ack["payload"]["text"]
         .as_str()
@@ -100,24 +106,19 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
 
     // A click, then a thread reply, as Socket Mode envelopes.
     let p = click(&question, &buttons(&question)[0], "U2", "1700000001.000001");
-    send(&mut ws, json!({
+    exchange(&mut ws, json!({
         "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false, "payload": p
     }))
     .await;
-    assert_eq!(next_json(&mut ws).await["envelope_id"], "env-2");
     h.deliver().await;
 
     let r = reply("over 10k", &parent, "U3", "EvSock1");
     for retry in 0..2 {
-        send(&mut ws, json!({
+        exchange(&mut ws, json!({
             "envelope_id": format!("env-3-{retry}"), "type": "events_api",
             "accepts_response_payload": false, "retry_attempt": retry, "retry_reason": "", "payload": r
         }))
         .await;
-        assert_eq!(
-            next_json(&mut ws).await["envelope_id"],
-            format!("env-3-{retry}")
-        );
     }
     h.deliver().await;
 
@@ -151,7 +152,7 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
 
     let mut command = fixture("slash_command.json");
     command["text"] = json!("poll");
-    send(
+    let ack = exchange(
         &mut ws,
         json!({
             "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
@@ -159,7 +160,6 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         }),
     )
     .await;
-    let ack = next_json(&mut ws).await;
     assert!(ack["payload"]["text"]
         .as_str()
         .unwrap()
@@ -177,7 +177,7 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
 
     let mut click = fixture("block_actions_poll_answer.json");
     click["actions"][0]["value"] = json!(poll.id.to_string());
-    send(
+    exchange(
         &mut ws,
         json!({
             "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false,
@@ -185,7 +185,6 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         }),
     )
     .await;
-    assert_eq!(next_json(&mut ws).await["envelope_id"], "env-2");
     let opened = stand_in.calls_of("views.open");
     assert_eq!(opened.len(), 1);
     let view = opened[0].body["view"].clone();
@@ -197,7 +196,7 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         "type": "static_select",
         "selected_option": { "text": { "type": "plain_text", "text": "Real-time" }, "value": "realtime" }
     } } } });
-    send(
+    let ack = exchange(
         &mut ws,
         json!({
             "envelope_id": "env-3", "type": "interactive", "accepts_response_payload": true,
@@ -205,8 +204,6 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         }),
     )
     .await;
-    let ack = next_json(&mut ws).await;
-    assert_eq!(ack["envelope_id"], "env-3");
     assert!(
         ack.get("payload").is_none(),
         "accepted: a bare ack closes the modal: {ack}"
@@ -227,7 +224,7 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
             &tradeoff::slack::polls::SlackPollPresenter,
         )
         .unwrap();
-    send(
+    let ack = exchange(
         &mut ws,
         json!({
             "envelope_id": "env-4", "type": "interactive", "accepts_response_payload": true,
@@ -235,8 +232,6 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         }),
     )
     .await;
-    let ack = next_json(&mut ws).await;
-    assert_eq!(ack["envelope_id"], "env-4");
     assert_eq!(
         ack["payload"],
         json!({ "response_action": "errors", "errors": {
