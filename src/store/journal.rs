@@ -397,8 +397,8 @@ pub(super) fn encode_record(buf: &mut Vec<u8>, seq: u64, ops: &[Op]) {
 pub(super) enum Tail {
     /// The segment ended on a record boundary.
     Clean,
-    /// A torn or corrupt record starts at this offset.
-    Torn(u64),
+    /// A torn or corrupt record starts at [`Reader::position`].
+    Torn,
 }
 
 fn decode_payload(payload: &[u8]) -> Option<(u64, Vec<Op>)> {
@@ -486,7 +486,8 @@ impl Reader {
     }
 
     /// Opens the segment holding the record after `self.last`: the newest one starting at
-    /// or before it.
+    /// or before it. Should the records continue only in a later segment (a gap this code
+    /// never makes), recovery still applies what is there rather than losing it.
     fn open_segment(&mut self) -> StoreResult<bool> {
         let all = segments(&self.dir).map_err(StoreError::Journal)?;
         let current = self.segment.as_ref().map(|s| s.0);
@@ -503,7 +504,7 @@ impl Reader {
         Ok(true)
     }
 
-    /// The path and offset of the record about to be read, for cutting off a torn tail.
+    /// The path and offset of the record about to be read: where a torn tail starts.
     pub(super) fn position(&self) -> Option<(PathBuf, u64)> {
         self.segment
             .as_ref()
@@ -517,7 +518,7 @@ impl Reader {
         // Peek, without consuming: the reader stays at the record boundary.
         match reader.fill_buf().map_err(StoreError::Journal)?.is_empty() {
             true => Ok(Tail::Clean),
-            false => Ok(Tail::Torn(self.offset)),
+            false => Ok(Tail::Torn),
         }
     }
 

@@ -272,7 +272,7 @@ fn recover(
         replayed += 1;
         apply_ops(trees, ops)
     })?;
-    if let (Tail::Torn(offset), Some((path, _))) = (&tail, reader.position()) {
+    if let (Tail::Torn, Some((path, offset))) = (&tail, reader.position()) {
         tracing::warn!(
             file = %path.display(),
             offset,
