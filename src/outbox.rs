@@ -226,7 +226,18 @@ impl Outbox {
                     blocked.insert(lane);
                     continue;
                 }
-                let op = match resolve_refs(&entry.message.op, &|name| self.store.get_ref(name)) {
+                let op = match entry.message.op.to_value() {
+                    Ok(op) => op,
+                    Err(e) => {
+                        self.refuse(
+                            &entry,
+                            &format!("the operation is not JSON: {e}"),
+                            &mut pass,
+                        );
+                        continue;
+                    }
+                };
+                let op = match resolve_refs(&op, &|name| self.store.get_ref(name)) {
                     Ok(op) => op,
                     Err(RefError::Unreadable(e)) => {
                         // Not the ref's fault: the store could not be read. Try again soon.

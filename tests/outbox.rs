@@ -40,7 +40,7 @@ fn msg(lane: &str, n: u32, produces: Option<&str>, extra: Value) -> NewOutbox {
     NewOutbox {
         platform: Platform::Slack,
         lane: lane.into(),
-        op: json!({ "n": n, "extra": extra }),
+        op: json!({ "n": n, "extra": extra }).into(),
         produces: produces.map(str::to_owned),
     }
 }

@@ -21,7 +21,7 @@ fn op(kind: &str, poll: &Poll, body: serde_json::Value) -> NewOutbox {
     NewOutbox {
         platform: poll.platform,
         lane: format!("poll:{}", poll.id),
-        op: json!({ "kind": kind, "poll": poll.id, "round": poll.round, "body": body }),
+        op: json!({ "kind": kind, "poll": poll.id, "round": poll.round, "body": body }).into(),
         produces: None,
     }
 }
@@ -77,7 +77,7 @@ fn queued(app: &App, kind: &str) -> Vec<serde_json::Value> {
         .outbox_pending(Platform::Slack)
         .unwrap()
         .into_iter()
-        .map(|e| e.message.op)
+        .map(|e| e.message.op.to_value().unwrap())
         .filter(|op| op["kind"] == kind)
         .collect()
 }

@@ -216,3 +216,66 @@ fn the_catalog_serves_old_versions_from_the_store() {
     assert_eq!(again.id, pack.id);
     assert!(catalog.get(&pack.id, version + 7).is_err());
 }
+
+/// Queued messages are stored as one flat JSON object, as earlier versions wrote them: an
+/// entry queued before an upgrade is still delivered after it.
+#[test]
+fn outbox_entries_keep_their_stored_layout() {
+    use serde_json::{json, Value};
+    use tradeoff::store::{Batch, NewOutbox};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let op =
+        json!({ "method": "chat.postMessage", "body": { "channel": "C1", "text": "a & <b>" } });
+    let ids = store
+        .commit(Batch {
+            outbox: vec![NewOutbox {
+                platform: Platform::Slack,
+                lane: "slack|T1|C1|1.0".into(),
+                op: op.clone().into(),
+                produces: Some("slack|T1|C1|1.0|parent".into()),
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    let outbox = store.db().open_tree("outbox").unwrap();
+    let stored: Value =
+        serde_json::from_slice(&outbox.get(ids[0].to_be_bytes()).unwrap().unwrap()).unwrap();
+    assert_eq!(
+        stored,
+        json!({
+            "id": ids[0], "platform": "slack", "lane": "slack|T1|C1|1.0", "op": op,
+            "produces": "slack|T1|C1|1.0|parent", "attempts": 0, "not_before_ms": 0,
+            "last_error": null,
+        })
+    );
+
+    // An entry as an earlier version wrote it, with its optional fields left out.
+    let old_id = ids[0] + 1;
+    let old = json!({
+        "id": old_id, "platform": "slack", "lane": "slack|T1|C1|2.0",
+        "op": { "method": "chat.update", "body": { "ts": "{{ref:x}}" } },
+        "attempts": 2, "not_before_ms": 5,
+    });
+    outbox
+        .insert(old_id.to_be_bytes(), serde_json::to_vec(&old).unwrap())
+        .unwrap();
+    let pending = store.outbox_pending(Platform::Slack).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].message.op.to_value().unwrap(), op);
+    let read = &pending[1];
+    assert_eq!((read.id, read.attempts, read.not_before_ms), (old_id, 2, 5));
+    assert_eq!(
+        (read.message.produces.as_deref(), read.last_error.as_deref()),
+        (None, None)
+    );
+    assert_eq!(read.message.op.to_value().unwrap(), old["op"]);
+}
+
+/// An operation that cannot be serialized (here, a map with non-string keys) is queued as
+/// `null`, which every sender refuses into the dead letters: it is never silently lost.
+#[test]
+fn an_unserializable_operation_is_queued_as_null() {
+    let op: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    assert_eq!(tradeoff::store::OutboxOp::new(&op).as_str(), "null");
+}

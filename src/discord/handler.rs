@@ -618,7 +618,7 @@ impl DiscordBot {
             .map(|(op, produces)| NewOutbox {
                 platform: Platform::Discord,
                 lane: lane(conversation),
-                op,
+                op: op.into(),
                 produces,
             })
             .collect()

@@ -212,7 +212,7 @@ impl DiscordPollPresenter {
         NewOutbox {
             platform: Platform::Discord,
             lane: lane(&poll.id),
-            op,
+            op: op.into(),
             produces,
         }
     }

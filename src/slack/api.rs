@@ -7,7 +7,7 @@ use super::render::{self, Message};
 use crate::app::App;
 use crate::core::ids::PackId;
 use crate::outbox::{Delivery, Sender};
-use crate::store::Store;
+use crate::store::{OutboxOp, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
@@ -79,13 +79,36 @@ pub enum Deferred {
     },
 }
 
-/// `chat.postMessage` of a [`Deferred`] message.
-pub fn post_deferred(channel: &str, thread_ts: Option<&str>, message: &Deferred) -> Value {
-    json!({
-        "method": "chat.postMessage",
-        "channel": channel,
-        "thread_ts": thread_ts,
-        "render": message,
+/// `chat.postMessage` of a [`Deferred`] message. With `index` (a prefix and a thread key),
+/// the sender also remembers, once the message is posted, that its `ts` belongs to that
+/// thread: the ref `{prefix}{ts}` is set to the key. That is how a thread reply, which only
+/// knows its parent's `ts`, finds its conversation.
+pub fn post_deferred(
+    channel: &str,
+    thread_ts: Option<&str>,
+    message: &Deferred,
+    index: Option<(&str, &str)>,
+) -> OutboxOp {
+    #[derive(Serialize)]
+    struct Index<'a> {
+        prefix: &'a str,
+        value: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Post<'a> {
+        method: &'static str,
+        channel: &'a str,
+        thread_ts: Option<&'a str>,
+        render: &'a Deferred,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<Index<'a>>,
+    }
+    OutboxOp::new(&Post {
+        method: "chat.postMessage",
+        channel,
+        thread_ts,
+        render: message,
+        index: index.map(|(prefix, value)| Index { prefix, value }),
     })
 }
 
@@ -124,14 +147,6 @@ fn render_deferred(app: &App, op: &Value) -> Result<Value, String> {
         rendered["index"] = index.clone();
     }
     Ok(rendered)
-}
-
-/// Asks the sender to remember, once the message is posted, that its `ts` belongs to
-/// `thread_key`: the ref `{prefix}{ts}` is set to it. That is how a thread reply, which
-/// only knows its parent's `ts`, finds its conversation.
-pub fn with_index(mut op: Value, prefix: &str, thread_key: &str) -> Value {
-    op["index"] = json!({ "prefix": prefix, "value": thread_key });
-    op
 }
 
 fn op(method: &str, body: &impl serde::Serialize) -> Value {

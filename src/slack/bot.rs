@@ -12,7 +12,7 @@ use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef,
 use crate::core::messages::event_text;
 use crate::core::text::Command;
 use crate::outbox::{ref_placeholder, Clock, Outbox};
-use crate::store::NewOutbox;
+use crate::store::{NewOutbox, OutboxOp};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
 use std::collections::hash_map::DefaultHasher;
@@ -30,9 +30,21 @@ struct Place {
     team: String,
     channel: String,
     thread: String,
+    /// `slack|{team}|{channel}|{thread}`: the outbox lane, and the stem of the refs' names.
+    lane: String,
 }
 
 impl Place {
+    fn new(team: String, channel: String, thread: String) -> Self {
+        let lane = format!("slack|{team}|{channel}|{thread}");
+        Place {
+            team,
+            channel,
+            thread,
+            lane,
+        }
+    }
+
     fn key(&self) -> ConversationKey {
         ConversationKey {
             platform: Platform::Slack,
@@ -44,32 +56,28 @@ impl Place {
     }
 
     fn from_key(key: &ConversationKey) -> Self {
-        Place {
-            team: key.workspace.to_string(),
-            channel: key.channel.to_string(),
-            thread: key.thread.to_string(),
-        }
-    }
-
-    fn lane(&self) -> String {
-        format!("slack|{}|{}|{}", self.team, self.channel, self.thread)
+        Place::new(
+            key.workspace.to_string(),
+            key.channel.to_string(),
+            key.thread.to_string(),
+        )
     }
 
     /// The ref holding the `ts` of the thread's parent message.
     fn parent_ref(&self) -> String {
-        format!("{}|parent", self.lane())
+        format!("{}|parent", self.lane)
     }
 
     /// The ref holding the `ts` of the question asked last, the one an answer closes.
     fn current_ref(&self) -> String {
-        format!("{}|current", self.lane())
+        format!("{}|current", self.lane)
     }
 
-    fn entry(&self, op: Value, produces: Option<String>) -> NewOutbox {
+    fn entry(&self, op: impl Into<OutboxOp>, produces: Option<String>) -> NewOutbox {
         NewOutbox {
             platform: Platform::Slack,
-            lane: self.lane(),
-            op,
+            lane: self.lane.clone(),
+            op: op.into(),
             produces,
         }
     }
@@ -180,25 +188,21 @@ impl SlackBot {
     /// the first question, rendered when sent) in one write, awaited without a thread: the
     /// hot path, so it reads nothing from the store.
     async fn start(&self, cmd: &CommandRequest, pack: Option<&str>) -> Value {
-        let place = Place {
-            team: cmd.team.clone(),
-            channel: cmd.channel.clone(),
-            thread: new_thread_key(),
-        };
+        let place = Place::new(cmd.team.clone(), cmd.channel.clone(), new_thread_key());
         let by = user_ref(&cmd.user, &cmd.user_name);
         let started = self.app.start_new(&place.key(), pack, by, self.now(), |u| {
-            let parent = api::with_index(
-                api::post_deferred(
-                    &place.channel,
-                    None,
-                    &api::Deferred::Parent {
-                        pack: u.pack.id.clone(),
-                        version: u.version,
-                        user: cmd.user.clone(),
-                    },
-                ),
-                &thread_index_prefix(&place.team, &place.channel),
-                &place.thread,
+            let parent = api::post_deferred(
+                &place.channel,
+                None,
+                &api::Deferred::Parent {
+                    pack: u.pack.id.clone(),
+                    version: u.version,
+                    user: cmd.user.clone(),
+                },
+                Some((
+                    &thread_index_prefix(&place.team, &place.channel),
+                    &place.thread,
+                )),
             );
             let mut out = vec![place.entry(parent, Some(place.parent_ref()))];
             out.extend(follow_up(&place, u));
@@ -322,11 +326,7 @@ impl SlackBot {
             tracing::info!(action_id = %a.action_id, "repeated action delivery ignored");
             return Ok(());
         }
-        let place = Place {
-            team: a.team.clone(),
-            channel: a.channel.clone(),
-            thread: click.thread,
-        };
+        let place = Place::new(a.team.clone(), a.channel.clone(), click.thread);
         let by = user_ref(&a.user, &a.user_name);
         // A command button acts on the question it was shown with, never a later one: a
         // double click on Skip must not skip two questions.
@@ -364,11 +364,7 @@ impl SlackBot {
         let Some(thread) = self.app.store.get_ref(&index)? else {
             return Ok(()); // Someone else's thread.
         };
-        let place = Place {
-            team: r.team.clone(),
-            channel: r.channel.clone(),
-            thread,
-        };
+        let place = Place::new(r.team.clone(), r.channel.clone(), thread);
         let by = user_ref(&r.user, "");
         match self.step(&place.key(), Input::Text(r.text.clone()), &by, None) {
             Ok(_) => Ok(()),
@@ -530,6 +526,7 @@ fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
                     total: progress.1,
                     thread: place.thread.clone(),
                 },
+                None,
             ),
             Some(place.current_ref()),
         )],

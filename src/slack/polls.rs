@@ -99,7 +99,7 @@ fn entry(poll: &PollId, op: Value, produces: Option<String>) -> NewOutbox {
     NewOutbox {
         platform: Platform::Slack,
         lane: lane(poll),
-        op,
+        op: op.into(),
         produces,
     }
 }

@@ -14,6 +14,7 @@ use crate::core::ids::{
 };
 use crate::core::poll::Poll;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -75,20 +76,121 @@ pub struct NewOutbox {
     /// Entries of one lane go out one at a time, in the order they were queued: a lane is a
     /// thread or a channel.
     pub lane: String,
-    pub op: serde_json::Value,
+    pub op: OutboxOp,
     /// The ref this entry's result sets (the posted message's id), for later entries.
     pub produces: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An outbox operation, kept as the JSON text it is stored as. Queuing one serializes it
+/// once, straight from the adapter's own types; only the sender parses it, when it is due.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OutboxOp(Box<RawValue>);
+
+impl OutboxOp {
+    /// The operation `op` describes. Serializing the adapters' operations cannot fail (they
+    /// are plain data with string keys); if one ever did, the entry holds `null`, which the
+    /// sender refuses, and the error is logged: it is never silently dropped.
+    pub fn new(op: &impl Serialize) -> Self {
+        OutboxOp(serde_json::value::to_raw_value(op).unwrap_or_else(|e| {
+            tracing::error!("an outbox operation could not be serialized: {e}");
+            RawValue::NULL.to_owned()
+        }))
+    }
+
+    /// The operation as JSON, for the sender.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The stored JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl From<serde_json::Value> for OutboxOp {
+    fn from(op: serde_json::Value) -> Self {
+        OutboxOp::new(&op)
+    }
+}
+
+impl PartialEq for OutboxOp {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// A queued message. Stored as one flat JSON object: the [`NewOutbox`] fields next to the
+/// delivery state.
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutboxEntry {
     pub id: u64,
-    #[serde(flatten)]
     pub message: NewOutbox,
     pub attempts: u32,
     /// Milliseconds since the epoch before which the entry waits (a 429's Retry-After).
     pub not_before_ms: i64,
     pub last_error: Option<String>,
+}
+
+/// [`OutboxEntry`]'s stored form, borrowed for writing.
+#[derive(Serialize)]
+struct StoredEntryRef<'a> {
+    id: u64,
+    platform: Platform,
+    lane: &'a str,
+    op: &'a OutboxOp,
+    produces: Option<&'a str>,
+    attempts: u32,
+    not_before_ms: i64,
+    last_error: Option<&'a str>,
+}
+
+/// [`OutboxEntry`]'s stored form, owned for reading.
+#[derive(Deserialize)]
+struct StoredEntry {
+    id: u64,
+    platform: Platform,
+    lane: String,
+    op: OutboxOp,
+    produces: Option<String>,
+    attempts: u32,
+    not_before_ms: i64,
+    last_error: Option<String>,
+}
+
+impl Serialize for OutboxEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredEntryRef {
+            id: self.id,
+            platform: self.message.platform,
+            lane: &self.message.lane,
+            op: &self.message.op,
+            produces: self.message.produces.as_deref(),
+            attempts: self.attempts,
+            not_before_ms: self.not_before_ms,
+            last_error: self.last_error.as_deref(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for OutboxEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let e = StoredEntry::deserialize(deserializer)?;
+        Ok(OutboxEntry {
+            id: e.id,
+            message: NewOutbox {
+                platform: e.platform,
+                lane: e.lane,
+                op: e.op,
+                produces: e.produces,
+            },
+            attempts: e.attempts,
+            not_before_ms: e.not_before_ms,
+            last_error: e.last_error,
+        })
+    }
 }
 
 /// Writes that must happen together: a conversation's new state, its result, and the

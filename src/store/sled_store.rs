@@ -774,7 +774,7 @@ mod tests {
                 outbox: vec![NewOutbox {
                     platform: Platform::Slack,
                     lane: "lane".into(),
-                    op: serde_json::json!({ "method": "chat.postMessage" }),
+                    op: serde_json::json!({ "method": "chat.postMessage" }).into(),
                     produces: None,
                 }],
                 ..Batch::default()
@@ -858,7 +858,7 @@ mod tests {
                 outbox: vec![NewOutbox {
                     platform: Platform::Discord,
                     lane: "l".into(),
-                    op: serde_json::json!({}),
+                    op: serde_json::json!({}).into(),
                     produces: None,
                 }],
                 ..Batch::default()
