@@ -9,18 +9,25 @@ use std::thread::JoinHandle;
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// The niceness of background threads: under contention they get a sliver of the CPU,
-/// and all of it when it is idle.
+/// The niceness of background threads where the idle policy is not available: under
+/// contention they get a sliver of the CPU, and all of it when it is idle.
 const NICENESS: i32 = 19;
 
-/// Asks the OS to run the calling thread, and the threads it starts, at a lower priority
-/// (on Linux, niceness is per thread).
+/// Asks the OS to run the calling thread, and the threads it starts, only when nothing
+/// else wants the CPU. On Linux that is the `SCHED_IDLE` policy: a request's thread that
+/// wakes takes the CPU back at once, instead of waiting out a background thread's time
+/// slice as it would behind a merely niced thread. Elsewhere, or if the policy is refused,
+/// the thread is niced instead.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: gettid has no preconditions; setpriority only reads its integer arguments.
+    // SAFETY: sched_setscheduler reads the param struct we pass, which lives across the
+    // call; gettid has no preconditions; setpriority only reads its integer arguments.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS);
+        }
     }
 }
 

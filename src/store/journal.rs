@@ -30,8 +30,11 @@ const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A sync that covered at least this many records means the journal is busy...
 const GROUP_BUSY: u64 = 4;
-/// ...and then the writer waits this long before the next sync, so that more writes share it.
+/// ...and then the writer waits, at most this long, before the next sync, so that more
+/// writes share it...
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
+/// ...but no longer than until no write arrived for this long.
+const GROUP_QUIET: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// One change to one key of one tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,10 +269,18 @@ impl Journal {
             }
             if last_group >= GROUP_BUSY && !st.stopping {
                 // Busy: let the writes of the next moment join this sync. Fewer, larger
-                // syncs cost less CPU and disk, and the wait is far below any deadline.
-                drop(st);
-                std::thread::sleep(GROUP_WAIT);
-                st = self.lock();
+                // syncs cost less CPU and disk. The wait ends as soon as appends pause
+                // (the requests at hand are all in), and never lasts past GROUP_WAIT.
+                let until = std::time::Instant::now() + GROUP_WAIT;
+                loop {
+                    let seen = st.next_seq;
+                    drop(st);
+                    std::thread::sleep(GROUP_QUIET);
+                    st = self.lock();
+                    if st.next_seq == seen || st.stopping || std::time::Instant::now() >= until {
+                        break;
+                    }
+                }
             }
             self.write_buffer(&mut st);
             if st.failed.is_some() {
