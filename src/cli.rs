@@ -131,6 +131,7 @@ impl From<PacksError> for Exit {
 
 /// Parses the command line, runs it, and returns the exit status.
 pub fn main() -> i32 {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve { .. }));
     match run(cli) {
@@ -138,6 +139,21 @@ pub fn main() -> i32 {
         Err(e) => {
             eprintln!("tradeoff: {}", e.message);
             e.code
+        }
+    }
+}
+
+/// glibc gives each thread that meets contention a malloc arena of its own, up to eight per
+/// core, and an arena keeps what it once held. For a server whose threads hand buffers to
+/// one another, two arenas keep peak memory about a third lower at no cost in speed (one
+/// would make the threads queue for it). `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only reads its two integers; nothing has been allocated by other
+        // threads yet (this runs first in main).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
 }
