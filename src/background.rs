@@ -84,3 +84,18 @@ impl Drop for Background {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn a_lowered_thread_runs_only_when_the_cpu_is_otherwise_idle() {
+        let policy = std::thread::spawn(|| {
+            super::lower_priority();
+            // SAFETY: sched_getscheduler only reads its pid argument.
+            unsafe { libc::sched_getscheduler(0) }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE);
+    }
+}
