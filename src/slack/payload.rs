@@ -26,41 +26,49 @@ pub struct CommandRequest {
     pub text: String,
 }
 
-/// The form fields of a slash command that the bot reads (Slack sends more: `token`,
-/// `response_url`, `trigger_id`, `api_app_id`, enterprise fields).
-#[derive(Deserialize)]
-struct CommandForm {
-    team_id: String,
-    channel_id: String,
-    user_id: String,
-    #[serde(default)]
-    user_name: String,
-    command: String,
-    #[serde(default)]
-    text: String,
-}
-
-/// Parses the form-encoded body of a slash command.
+/// Parses the form-encoded body of a slash command. Only the fields the bot reads are
+/// decoded (Slack sends more: `token`, `response_url`, `trigger_id`, `api_app_id`,
+/// enterprise fields); a missing or repeated one is an error.
 pub fn parse_command(body: &[u8]) -> Result<CommandRequest, PayloadError> {
-    let form: CommandForm =
-        serde_urlencoded::from_bytes(body).map_err(|e| PayloadError::Command(e.to_string()))?;
-    if form.team_id.is_empty() || form.channel_id.is_empty() || form.user_id.is_empty() {
-        return Err(PayloadError::Command(
-            "team_id, channel_id and user_id must not be empty".into(),
-        ));
+    let bad = |what: String| PayloadError::Command(what);
+    let mut fields: [Option<String>; 6] = Default::default();
+    const NAMES: [&str; 6] = [
+        "team_id",
+        "channel_id",
+        "user_id",
+        "user_name",
+        "command",
+        "text",
+    ];
+    for (key, value) in form_urlencoded::parse(body) {
+        let Some(i) = NAMES.iter().position(|n| *n == key) else {
+            continue;
+        };
+        if fields[i].replace(value.into_owned()).is_some() {
+            return Err(bad(format!("duplicate field `{key}`")));
+        }
     }
-    if !form.command.starts_with('/') {
-        return Err(PayloadError::Command(format!(
-            "command {:?} does not start with /",
-            form.command
-        )));
+    let [team, channel, user, user_name, command, text] = fields;
+    let required = |field: Option<String>, name: &str| {
+        field
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(format!("`{name}` is missing or empty")))
+    };
+    let (team, channel, user) = (
+        required(team, "team_id")?,
+        required(channel, "channel_id")?,
+        required(user, "user_id")?,
+    );
+    let command = command.ok_or_else(|| bad("`command` is missing".into()))?;
+    if !command.starts_with('/') {
+        return Err(bad(format!("command {command:?} does not start with /")));
     }
     Ok(CommandRequest {
-        team: form.team_id,
-        channel: form.channel_id,
-        user: form.user_id,
-        user_name: form.user_name,
-        text: decode_entities(&form.text),
+        team,
+        channel,
+        user,
+        user_name: user_name.unwrap_or_default(),
+        text: decode_entities(&text.unwrap_or_default()),
     })
 }
 
@@ -253,5 +261,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.text, "start");
+    }
+
+    #[test]
+    fn command_form_reads_its_fields_once_and_skips_the_rest() {
+        let body = "token=t&team_id=T1&channel_id=C1&user_id=U1&command=%2Ftradeoff\
+                    &response_url=https%3A%2F%2Fhooks.slack.com%2Fx&text=start+a%26amp%3Bb";
+        let ok = parse_command(body.as_bytes()).unwrap();
+        assert_eq!(
+            (ok.team, ok.channel, ok.user, ok.user_name, ok.text),
+            (
+                "T1".into(),
+                "C1".into(),
+                "U1".into(),
+                String::new(),
+                "start a&b".into()
+            )
+        );
+        let twice = format!("{body}&team_id=T2");
+        assert_eq!(
+            parse_command(twice.as_bytes()),
+            Err(PayloadError::Command("duplicate field `team_id`".into()))
+        );
+        let empty = body.replace("channel_id=C1", "channel_id=");
+        assert!(parse_command(empty.as_bytes()).is_err());
+        let no_slash = body.replace("command=%2Ftradeoff", "command=tradeoff");
+        assert!(parse_command(no_slash.as_bytes()).is_err());
     }
 }
