@@ -6,7 +6,9 @@
 #   benches/slack_load.sh [DURATION_SECONDS] [CONNECTIONS]
 #
 # Needs wrk and bc (Debian: apt-get install -y wrk bc), openssl, taskset. Builds in release
-# mode. Afterwards it waits for the outbox to deliver everything the load queued.
+# mode. It prints serve's CPU time per start by thread, then waits for the outbox to
+# deliver everything the load queued. READ_PROBE=1 also times one command that reads the
+# store, halfway through the load on serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -48,14 +50,45 @@ for port in $PORT_SERVE $PORT_BARE; do
 done
 
 run() { taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/slack_start.lua "$1" | grep RESULT; }
+# CPU time (clock ticks) of each of serve's threads, by thread name.
+thread_ticks() {
+  for t in /proc/$SERVE_PID/task/*; do
+    echo "$(tr ' ' '_' < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"
+  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
 echo "bare handler:   $(run "http://127.0.0.1:$PORT_BARE/slack/commands")"
+
+# With READ_PROBE=1, one command that reads the store (`/tradeoff result`) is timed halfway
+# through the load on serve: a read first applies the journal's pending records. The probe
+# changes the run (its catch-up competes with the load), so it is off by default.
+PROBE_PID=
+if [ "${READ_PROBE:-0}" = 1 ]; then
+  READ_BODY=${BODY/text=start/text=result}
+  READ_SIG="v0=$(printf 'v0:%s:%s' "$TS" "$READ_BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"
+  READ_TIME=$(mktemp)
+  (sleep "$(echo "$DURATION / 2" | bc -l)"
+   curl -s -o /dev/null -w '%{http_code} in %{time_total} s' -X POST "http://127.0.0.1:$PORT_SERVE/slack/commands" \
+     -H "X-Slack-Request-Timestamp: $TS" -H "X-Slack-Signature: $READ_SIG" --data "$READ_BODY" > "$READ_TIME") &
+  PROBE_PID=$!
+fi
+BEFORE=$(thread_ticks)
 SERVE_RESULT=$(run "http://127.0.0.1:$PORT_SERVE/slack/commands")
+AFTER=$(thread_ticks)
 echo "tradeoff serve: $SERVE_RESULT"
+if [ -n "$PROBE_PID" ]; then
+  wait "$PROBE_PID"
+  echo "a store read halfway through that load (/tradeoff result): $(cat "$READ_TIME")"
+  rm -f "$READ_TIME"
+fi
+STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
+# CPU per start, by thread (threads above 0.5 µs); with READ_PROBE=1 the read's catch-up
+# counts under the runtime's worker threads.
+join <(echo "$BEFORE") <(echo "$AFTER") | awk -v n="$STARTS" -v hz="$(getconf CLK_TCK)" '
+  { us = ($3 - $2) * 1e6 / hz / n; if (us >= 0.5) printf "  cpu per start, %s: %.1f us\n", $1, us }'
 echo "peak RSS: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}'), bare $(grep VmHWM /proc/$BARE_PID/status | awk '{print $2, $3}')"
 
 # Every start queued two posts (the thread's parent and the first question); the outbox
 # delivers them in the background. How long until the last one is posted?
-STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
 WANT=$(( STARTS * 2 ))
 DRAIN_FROM=$(date +%s.%N)
 LIMIT=${DRAIN_LIMIT:-600}
