@@ -123,9 +123,11 @@ impl PartialEq for OutboxOp {
 
 /// A queued message. Stored as one flat JSON object: the [`NewOutbox`] fields next to the
 /// delivery state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredEntry")]
 pub struct OutboxEntry {
     pub id: u64,
+    #[serde(flatten)]
     pub message: NewOutbox,
     pub attempts: u32,
     /// Milliseconds since the epoch before which the entry waits (a 429's Retry-After).
@@ -133,20 +135,9 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
-/// [`OutboxEntry`]'s stored form, borrowed for writing.
-#[derive(Serialize)]
-struct StoredEntryRef<'a> {
-    id: u64,
-    platform: Platform,
-    lane: &'a str,
-    op: &'a OutboxOp,
-    produces: Option<&'a str>,
-    attempts: u32,
-    not_before_ms: i64,
-    last_error: Option<&'a str>,
-}
-
-/// [`OutboxEntry`]'s stored form, owned for reading.
+/// How an [`OutboxEntry`] is read back. `#[serde(flatten)]` writes the flat object well,
+/// but reads through a buffer that cannot hold the operation's raw JSON, so reading names
+/// the fields itself.
 #[derive(Deserialize)]
 struct StoredEntry {
     id: u64,
@@ -159,26 +150,9 @@ struct StoredEntry {
     last_error: Option<String>,
 }
 
-impl Serialize for OutboxEntry {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        StoredEntryRef {
-            id: self.id,
-            platform: self.message.platform,
-            lane: &self.message.lane,
-            op: &self.message.op,
-            produces: self.message.produces.as_deref(),
-            attempts: self.attempts,
-            not_before_ms: self.not_before_ms,
-            last_error: self.last_error.as_deref(),
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for OutboxEntry {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let e = StoredEntry::deserialize(deserializer)?;
-        Ok(OutboxEntry {
+impl From<StoredEntry> for OutboxEntry {
+    fn from(e: StoredEntry) -> Self {
+        OutboxEntry {
             id: e.id,
             message: NewOutbox {
                 platform: e.platform,
@@ -189,7 +163,7 @@ impl<'de> Deserialize<'de> for OutboxEntry {
             attempts: e.attempts,
             not_before_ms: e.not_before_ms,
             last_error: e.last_error,
-        })
+        }
     }
 }
 
