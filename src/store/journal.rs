@@ -552,18 +552,14 @@ impl Reader {
             reader.seek_relative(-8).map_err(StoreError::Journal)?;
             return Ok(None);
         }
-        if crc32fast::hash(&payload) != crc {
-            reader
-                .seek_relative(-((8 + len) as i64))
-                .map_err(StoreError::Journal)?;
-            return Ok(None);
-        }
-        match decode_payload(&payload) {
+        let intact = crc32fast::hash(&payload) == crc;
+        match intact.then(|| decode_payload(&payload)).flatten() {
             Some(record) => {
                 self.offset += 8 + len as u64;
                 Ok(Some(record))
             }
             None => {
+                // Corrupt: back to the start of the record, so tail() reports it.
                 reader
                     .seek_relative(-((8 + len) as i64))
                     .map_err(StoreError::Journal)?;
