@@ -30,7 +30,6 @@ pub struct CommandRequest {
 /// decoded (Slack sends more: `token`, `response_url`, `trigger_id`, `api_app_id`,
 /// enterprise fields); a missing or repeated one is an error.
 pub fn parse_command(body: &[u8]) -> Result<CommandRequest, PayloadError> {
-    let bad = |what: String| PayloadError::Command(what);
     let mut fields: [Option<String>; 6] = Default::default();
     const NAMES: [&str; 6] = [
         "team_id",
@@ -45,23 +44,25 @@ pub fn parse_command(body: &[u8]) -> Result<CommandRequest, PayloadError> {
             continue;
         };
         if fields[i].replace(value.into_owned()).is_some() {
-            return Err(bad(format!("duplicate field `{key}`")));
+            return Err(PayloadError::Command(format!("duplicate field `{key}`")));
         }
     }
     let [team, channel, user, user_name, command, text] = fields;
     let required = |field: Option<String>, name: &str| {
         field
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| bad(format!("`{name}` is missing or empty")))
+            .ok_or_else(|| PayloadError::Command(format!("`{name}` is missing or empty")))
     };
     let (team, channel, user) = (
         required(team, "team_id")?,
         required(channel, "channel_id")?,
         required(user, "user_id")?,
     );
-    let command = command.ok_or_else(|| bad("`command` is missing".into()))?;
+    let command = command.ok_or_else(|| PayloadError::Command("`command` is missing".into()))?;
     if !command.starts_with('/') {
-        return Err(bad(format!("command {command:?} does not start with /")));
+        return Err(PayloadError::Command(format!(
+            "command {command:?} does not start with /"
+        )));
     }
     Ok(CommandRequest {
         team,
