@@ -211,7 +211,7 @@ impl Outbox {
         loop {
             if let Err(e) = self.refill() {
                 tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
-                pass.next_due_ms = Some(clock.now_ms() + 1000);
+                pass.due_at(clock.now_ms() + 1000);
                 return pass;
             }
             let heads = self.heads(&blocked);

@@ -31,8 +31,9 @@ use crate::outbox::{Clock, SystemClock};
 use std::future::Future;
 use std::sync::Arc;
 
-/// Starts the Discord bot inside `serve`: the outbox worker (on the `background` runtime), the gateway when a token is
-/// set. Returns the bot for the HTTP endpoint. Both tasks stop when `shutdown` resolves.
+/// Starts the Discord bot inside `serve`: the outbox worker (on the `background` runtime),
+/// and the gateway when a token is set. Returns the bot for the HTTP endpoint. Both tasks
+/// stop when `shutdown` resolves.
 pub fn spawn(
     app: Arc<App>,
     config: &DiscordConfig,
