@@ -42,9 +42,22 @@ async fn exchange(ws: &mut Ws, envelope: Value) -> Value {
     ack
 }
 
-/// Starts Socket Mode for the harness's bot and accepts its websocket on `listener`, where
-/// the stand-in's `apps.connections.open` sends it.
-async fn connect(h: &Harness, stand_in: &StandIn, listener: &TcpListener) -> (SocketMode, Ws) {
+/// A bot on a fresh store, connected by Socket Mode: the stand-in's
+/// `apps.connections.open` hands it a websocket URL, where the test plays Slack's side.
+struct Linked {
+    stand_in: StandIn,
+    h: Harness,
+    socket: SocketMode,
+    ws: Ws,
+    _dir: TempDir,
+}
+
+async fn connect() -> Linked {
+    let stand_in = StandIn::start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    stand_in.set_socket_url(&format!("ws://{}/link", listener.local_addr().unwrap()));
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
     let socket = SocketMode::new(
         h.bot.clone(),
         tradeoff::slack::api::client(&stand_in.api_url()),
@@ -55,7 +68,14 @@ async fn connect(h: &Harness, stand_in: &StandIn, listener: &TcpListener) -> (So
         .await
         .expect("the bot connected")
         .unwrap();
-    (socket, tokio_tungstenite::accept_async(tcp).await.unwrap())
+    let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    Linked {
+        stand_in,
+        h,
+        socket,
+        ws,
+        _dir: dir,
+    }
 }
 
 /// Slack's first frame on a new connection.
@@ -70,13 +90,13 @@ async fn hello(ws: &mut Ws) {
 
 #[tokio::test]
 async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
-    let stand_in = StandIn::start().await;
-    let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    stand_in.set_socket_url(&format!("ws://{}/link", ws_listener.local_addr().unwrap()));
-    let dir = TempDir::new().unwrap();
-    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
-
-    let (socket, mut ws) = connect(&h, &stand_in, &ws_listener).await;
+    let Linked {
+        stand_in,
+        h,
+        socket,
+        mut ws,
+        _dir,
+    } = connect().await;
     let open = stand_in.calls();
     assert_eq!(open[0].method, "apps.connections.open");
     assert_eq!(open[0].authorization, "Bearer xapp-1-test");
@@ -142,12 +162,13 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
 /// travels in the acknowledgement (bare when accepted, the errors when the poll closed).
 #[tokio::test]
 async fn a_poll_modal_is_answered_over_socket_mode() {
-    let stand_in = StandIn::start().await;
-    let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    stand_in.set_socket_url(&format!("ws://{}/link", ws_listener.local_addr().unwrap()));
-    let dir = TempDir::new().unwrap();
-    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
-    let (socket, mut ws) = connect(&h, &stand_in, &ws_listener).await;
+    let Linked {
+        stand_in,
+        h,
+        socket,
+        mut ws,
+        _dir,
+    } = connect().await;
     hello(&mut ws).await;
 
     let mut command = fixture("slash_command.json");
