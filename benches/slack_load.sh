@@ -40,7 +40,11 @@ done
 
 export BODY="token=t&team_id=T0001&team_domain=example&channel_id=C0001&channel_name=load&user_id=U0001&user_name=load&command=%2Ftradeoff&text=start&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1%2F2&trigger_id=1.2.3&api_app_id=A1"
 export TS=$(date +%s)
-export SIG="v0=$(printf 'v0:%s:%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"
+# Slack's request signature of a body sent at $TS.
+sign() { echo "v0=$(printf 'v0:%s:%s' "$TS" "$1" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"; }
+# A process's peak resident memory.
+peak_rss() { grep VmHWM "/proc/$1/status" | awk '{print $2, $3}'; }
+export SIG=$(sign "$BODY")
 
 # Both must accept the request before it is measured.
 for port in $PORT_SERVE $PORT_BARE; do
@@ -64,7 +68,7 @@ echo "bare handler:   $(run "http://127.0.0.1:$PORT_BARE/slack/commands")"
 PROBE_PID=
 if [ "${READ_PROBE:-0}" = 1 ]; then
   READ_BODY=${BODY/text=start/text=result}
-  READ_SIG="v0=$(printf 'v0:%s:%s' "$TS" "$READ_BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')"
+  READ_SIG=$(sign "$READ_BODY")
   READ_TIME=$(mktemp)
   (sleep "$(echo "$DURATION / 2" | bc -l)"
    curl -s -o /dev/null -w '%{http_code} in %{time_total} s' -X POST "http://127.0.0.1:$PORT_SERVE/slack/commands" \
@@ -85,7 +89,7 @@ STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
 # counts under the runtime's worker threads.
 join <(echo "$BEFORE") <(echo "$AFTER") | awk -v n="$STARTS" -v hz="$(getconf CLK_TCK)" '
   { us = ($3 - $2) * 1e6 / hz / n; if (us >= 0.5) printf "  cpu per start, %s: %.1f us\n", $1, us }'
-echo "peak RSS: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}'), bare $(grep VmHWM /proc/$BARE_PID/status | awk '{print $2, $3}')"
+echo "peak RSS: tradeoff serve $(peak_rss "$SERVE_PID"), bare $(peak_rss "$BARE_PID")"
 
 # Every start queued two posts (the thread's parent and the first question); the outbox
 # delivers them in the background. How long until the last one is posted?
@@ -101,4 +105,4 @@ while :; do
   sleep 0.5
 done
 [ "$GOT" -ge "$WANT" ] && echo "outbox: all $WANT posts delivered $(echo "$(date +%s.%N) - $DRAIN_FROM" | bc | cut -c1-6)s after the load ended"
-echo "peak RSS including the catch-up: tradeoff serve $(grep VmHWM /proc/$SERVE_PID/status | awk '{print $2, $3}')"
+echo "peak RSS including the catch-up: tradeoff serve $(peak_rss "$SERVE_PID")"
