@@ -5,8 +5,8 @@
 //!   fixed ephemeral answer: the baseline the real endpoint is compared with.
 //! - `stand-in ADDR`: a minimal Web API (`auth.test`, `chat.postMessage`, `chat.update`,
 //!   `chat.postEphemeral`) so the server under load delivers its outbox as in production.
-//!   `GET /posted` answers how many messages were posted, so the load script can time how
-//!   long the outbox takes to deliver everything the load queued.
+//!   `GET /posted` answers how many messages were posted or updated (each gets a new `ts`),
+//!   so the load script can time how long the outbox takes to deliver what the load queued.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
