@@ -90,23 +90,17 @@ async fn hello(ws: &mut Ws) {
 
 #[tokio::test]
 async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
-    let Linked {
-        stand_in,
-        h,
-        socket,
-        mut ws,
-        _dir,
-    } = connect().await;
-    let open = stand_in.calls();
+    let mut l = connect().await;
+    let open = l.stand_in.calls();
     assert_eq!(open[0].method, "apps.connections.open");
     assert_eq!(open[0].authorization, "Bearer xapp-1-test");
 
-    hello(&mut ws).await;
+    hello(&mut l.ws).await;
 
     // A slash command: the answer travels in the acknowledgement.
     let command = fixture("slash_command.json");
     let ack = exchange(
-        &mut ws,
+        &mut l.ws,
         json!({
             "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
             "payload": command
@@ -118,31 +112,31 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
         .as_str()
         .unwrap()
         .starts_with("Starting"));
-    h.deliver().await;
-    let posts = stand_in.calls_of("chat.postMessage");
+    l.h.deliver().await;
+    let posts = l.stand_in.calls_of("chat.postMessage");
     assert_eq!(posts.len(), 2);
     let parent = posts[0].ts.clone().unwrap();
     let question = posts[1].clone();
 
     // A click, then a thread reply, as Socket Mode envelopes.
     let p = click(&question, &buttons(&question)[0], "U2", "1700000001.000001");
-    exchange(&mut ws, json!({
+    exchange(&mut l.ws, json!({
         "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false, "payload": p
     }))
     .await;
-    h.deliver().await;
+    l.h.deliver().await;
 
     let r = reply("over 10k", &parent, "U3", "EvSock1");
     for retry in 0..2 {
-        exchange(&mut ws, json!({
+        exchange(&mut l.ws, json!({
             "envelope_id": format!("env-3-{retry}"), "type": "events_api",
             "accepts_response_payload": false, "retry_attempt": retry, "retry_reason": "", "payload": r
         }))
         .await;
     }
-    h.deliver().await;
+    l.h.deliver().await;
 
-    let updates = stand_in.calls_of("chat.update");
+    let updates = l.stand_in.calls_of("chat.update");
     assert_eq!(
         updates.len(),
         2,
@@ -151,30 +145,24 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
     assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by U2");
     assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by U3");
     assert_eq!(
-        stand_in.calls_of("chat.postMessage").len(),
+        l.stand_in.calls_of("chat.postMessage").len(),
         4,
         "parent and three questions"
     );
-    socket.shutdown().await;
+    l.socket.shutdown().await;
 }
 
 /// Polls over Socket Mode: the Answer click opens the modal, and a submission's outcome
 /// travels in the acknowledgement (bare when accepted, the errors when the poll closed).
 #[tokio::test]
 async fn a_poll_modal_is_answered_over_socket_mode() {
-    let Linked {
-        stand_in,
-        h,
-        socket,
-        mut ws,
-        _dir,
-    } = connect().await;
-    hello(&mut ws).await;
+    let mut l = connect().await;
+    hello(&mut l.ws).await;
 
     let mut command = fixture("slash_command.json");
     command["text"] = json!("poll");
     let ack = exchange(
-        &mut ws,
+        &mut l.ws,
         json!({
             "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": true,
             "payload": command
@@ -185,28 +173,28 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         .as_str()
         .unwrap()
         .starts_with("Your poll is open"));
-    let poll = h
-        .app
-        .store
-        .open_poll_in(
-            tradeoff::core::ids::Platform::Slack,
-            &"T0001".into(),
-            &"C2147483705".into(),
-        )
-        .unwrap()
-        .unwrap();
+    let poll =
+        l.h.app
+            .store
+            .open_poll_in(
+                tradeoff::core::ids::Platform::Slack,
+                &"T0001".into(),
+                &"C2147483705".into(),
+            )
+            .unwrap()
+            .unwrap();
 
     let mut click = fixture("block_actions_poll_answer.json");
     click["actions"][0]["value"] = json!(poll.id.to_string());
     exchange(
-        &mut ws,
+        &mut l.ws,
         json!({
             "envelope_id": "env-2", "type": "interactive", "accepts_response_payload": false,
             "payload": click
         }),
     )
     .await;
-    let opened = stand_in.calls_of("views.open");
+    let opened = l.stand_in.calls_of("views.open");
     assert_eq!(opened.len(), 1);
     let view = opened[0].body["view"].clone();
 
@@ -218,7 +206,7 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         "selected_option": { "text": { "type": "plain_text", "text": "Real-time" }, "value": "realtime" }
     } } } });
     let ack = exchange(
-        &mut ws,
+        &mut l.ws,
         json!({
             "envelope_id": "env-3", "type": "interactive", "accepts_response_payload": true,
             "payload": submission
@@ -229,10 +217,13 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         ack.get("payload").is_none(),
         "accepted: a bare ack closes the modal: {ack}"
     );
-    assert_eq!(h.app.store.poll(&poll.id).unwrap().unwrap().respondents, 1);
+    assert_eq!(
+        l.h.app.store.poll(&poll.id).unwrap().unwrap().respondents,
+        1
+    );
 
     // Closed meanwhile: the same submission gets the error under the first question.
-    h.app
+    l.h.app
         .close_poll(
             (
                 tradeoff::core::ids::Platform::Slack,
@@ -241,12 +232,12 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
             ),
             &poll.creator,
             false,
-            h.clock.secs(),
+            l.h.clock.secs(),
             &tradeoff::slack::polls::SlackPollPresenter,
         )
         .unwrap();
     let ack = exchange(
-        &mut ws,
+        &mut l.ws,
         json!({
             "envelope_id": "env-4", "type": "interactive", "accepts_response_payload": true,
             "payload": submission
@@ -258,5 +249,5 @@ async fn a_poll_modal_is_answered_over_socket_mode() {
         json!({ "response_action": "errors", "errors": {
             "q|workload": "This poll has closed; its summary is in the channel." } })
     );
-    socket.shutdown().await;
+    l.socket.shutdown().await;
 }
