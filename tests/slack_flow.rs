@@ -288,6 +288,55 @@ async fn a_redelivered_event_and_a_double_click_act_once() {
     assert_eq!(stand_in.calls().len(), calls.len());
 }
 
+/// A thread reply whose handling fails gets a 500, and Slack's retry of it is handled
+/// rather than ignored as a repeat: the answer is not lost.
+#[tokio::test]
+async fn an_event_that_failed_is_handled_when_slack_delivers_it_again() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let parent = started(&h, &stand_in).await;
+    let store = h.app.store.clone();
+    let (key, conversation) = store
+        .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+        .unwrap()
+        .remove(0);
+    let save = |c: &tradeoff::core::conversation::Conversation| {
+        store
+            .commit(tradeoff::store::Batch {
+                conversation: Some((key.clone(), c.clone())),
+                ..Default::default()
+            })
+            .unwrap();
+    };
+    // The conversation names a pack version the store does not have: reading it fails.
+    let mut broken = conversation.clone();
+    broken.pack_version = 99;
+    save(&broken);
+
+    let r = reply("realtime", &parent, "U3", "EvFAIL");
+    assert_eq!(h.event(&r, None).await, 500);
+    assert_eq!(
+        h.event(&r, Some("1")).await,
+        500,
+        "the retry is handled again, not ignored"
+    );
+    save(&conversation);
+    assert_eq!(h.event(&r, Some("2")).await, 200);
+    h.deliver().await;
+    let answered = store.conversation(&key).unwrap().unwrap();
+    assert_eq!(answered.history.len(), 1, "the answer counted once");
+    assert_eq!(
+        questions(&stand_in).len(),
+        2,
+        "and the next question was asked"
+    );
+    // Handled at last, the event is a repeat from now on.
+    assert_eq!(h.event(&r, Some("3")).await, 200);
+    h.deliver().await;
+    assert_eq!(store.conversation(&key).unwrap().unwrap().history.len(), 1);
+}
+
 #[tokio::test]
 async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_once() {
     let stand_in = StandIn::start().await;

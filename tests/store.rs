@@ -203,6 +203,12 @@ fn first_time_is_true_once_and_old_keys_are_forgotten() {
     assert_eq!(store.forget_seen(400).unwrap(), 1);
     assert!(store.first_time("event:Ev1", 600).unwrap());
     assert!(!store.first_time("event:Ev2", 600).unwrap());
+    // A delivery whose handling failed is forgotten, and only that one.
+    store.unsee("event:Ev2").unwrap();
+    assert!(store.first_time("event:Ev2", 601).unwrap());
+    assert!(!store.first_time("event:Ev1", 601).unwrap());
+    // Forgetting a key never seen is not an error.
+    store.unsee("event:never").unwrap();
 }
 
 #[test]

@@ -342,7 +342,8 @@ impl SlackBot {
     }
 
     /// Handles an Events API callback: a thread reply in one of the bot's threads is read
-    /// as an answer or a command. An `event_id` seen before is ignored (Slack's retries).
+    /// as an answer or a command. An `event_id` seen before is ignored (Slack's retries),
+    /// unless its handling failed: then Slack's next delivery of it is handled.
     pub fn event(&self, event: &SlackPushEventCallback) -> Result<(), AppError> {
         let seen = format!("slack|event|{}", event.event_id);
         if !self.app.store.first_time(&seen, self.now())? {
@@ -352,7 +353,14 @@ impl SlackBot {
         let Some(reply) = payload::thread_reply(event, self.bot_user.as_deref()) else {
             return Ok(());
         };
-        self.reply(&reply)
+        let handled = self.reply(&reply);
+        if handled.is_err() {
+            // The error answers Slack with a 500, and Slack delivers the event again.
+            if let Err(e) = self.app.store.unsee(&seen) {
+                tracing::error!(event_id = %event.event_id, "a failed event stays marked as handled, so Slack's retry of it will be ignored: {e}");
+            }
+        }
+        handled
     }
 
     fn reply(&self, r: &ThreadReply) -> Result<(), AppError> {

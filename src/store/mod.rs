@@ -287,5 +287,8 @@ pub trait Store: Send + Sync + 'static {
     /// True the first time `key` is seen; false for a repeat (a retried delivery, a double
     /// click). Old keys are dropped by [`Store::forget_seen`].
     fn first_time(&self, key: &str, now: i64) -> StoreResult<bool>;
+    /// Forgets that `key` was seen, so that its next delivery is handled: for a delivery
+    /// whose handling failed, which the platform will deliver again.
+    fn unsee(&self, key: &str) -> StoreResult<()>;
     fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
 }

@@ -636,6 +636,12 @@ impl Store for SledStore {
         Ok(true)
     }
 
+    fn unsee(&self, key: &str) -> StoreResult<()> {
+        let _rmw = self.inner.rmw.lock().unwrap_or_else(|e| e.into_inner());
+        self.write(|_| vec![Op::remove(SEEN, key.as_bytes())])?;
+        Ok(())
+    }
+
     fn forget_seen(&self, older_than: i64) -> StoreResult<usize> {
         let _rmw = self.inner.rmw.lock().unwrap_or_else(|e| e.into_inner());
         let old: Vec<sled::IVec> = self.read(|s| {
