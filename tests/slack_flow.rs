@@ -337,6 +337,92 @@ async fn an_event_that_failed_is_handled_when_slack_delivers_it_again() {
     assert_eq!(store.conversation(&key).unwrap().unwrap().history.len(), 1);
 }
 
+/// Waits (up to 10 s) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// When auth.test fails at start-up, Slack still starts, with its outbox running, and the
+/// bot still never reads its own messages as answers: they carry its bot_id.
+#[tokio::test]
+async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
+    let stand_in = StandIn::start().await;
+    stand_in.force(
+        "auth.test",
+        200,
+        None,
+        json!({ "ok": false, "error": "invalid_auth" }),
+    );
+    let dir = TempDir::new().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = tradeoff::slack::SlackConfig {
+        signing_secret: tradeoff::slack::Secret::new(SECRET),
+        bot_token: tradeoff::slack::Secret::new(BOT_TOKEN),
+        api_url: stand_in.api_url(),
+        app_token: None,
+    };
+    let running = tradeoff::slack::start(
+        open_app(dir.path()),
+        config,
+        stopped,
+        &tokio::runtime::Handle::current(),
+    )
+    .await
+    .expect("Slack starts without auth.test");
+    assert_eq!(stand_in.calls_of("auth.test").len(), 1);
+    let bot = running
+        .http
+        .as_ref()
+        .expect("the HTTP endpoints")
+        .bot
+        .clone();
+
+    let mut fields = fixture("slash_command.json");
+    fields["text"] = json!("start");
+    let cmd = tradeoff::slack::payload::parse_command(form(&fields).as_bytes()).unwrap();
+    bot.command(&cmd).await;
+    until("the parent and the first question are posted", || {
+        questions(&stand_in).len() == 1
+    })
+    .await;
+    let parent = stand_in.calls_of("chat.postMessage")[0].ts.clone().unwrap();
+
+    let event = |v: &Value| match tradeoff::slack::payload::parse_event(v.to_string().as_bytes()) {
+        Ok(slack_morphism::prelude::SlackPushEvent::EventCallback(e)) => e,
+        other => panic!("not an event callback: {other:?}"),
+    };
+    // The bot's own post, as Slack sends it: its user id (unknown to the bot now) and its
+    // bot_id, with text that would answer the question.
+    let mut own = reply("realtime", &parent, "UBOT", "EvOWN1");
+    own["event"]["bot_id"] = json!("B0001");
+    bot.event(&event(&own)).unwrap();
+    let conversation = || {
+        bot.app
+            .store
+            .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+            .unwrap()
+            .remove(0)
+            .1
+    };
+    assert_eq!(conversation().history.len(), 0, "its own post is no answer");
+
+    bot.event(&event(&reply("realtime", &parent, "U3", "EvUSER1")))
+        .unwrap();
+    assert_eq!(conversation().history.len(), 1);
+    until("the next question is posted", || {
+        questions(&stand_in).len() == 2
+    })
+    .await;
+    let _ = stop.send(true);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_once() {
     let stand_in = StandIn::start().await;
