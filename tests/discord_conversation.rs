@@ -294,36 +294,69 @@ async fn rate_limits_are_waited_out_and_retried() {
     assert!(dead[0].1.contains("50013"), "{}", dead[0].1);
 }
 
-#[tokio::test]
-async fn discord_register_sends_a_valid_bulk_overwrite() {
-    let standin = StandIn::start().await;
-    let run = |args: Vec<&'static str>, url: String| {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"))
-                .args(args)
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .env("DISCORD_TOKEN", BOT_TOKEN)
-                .env("DISCORD_APPLICATION_ID", APP_ID)
-                .env("DISCORD_API_URL", url)
-                .env_remove("DISCORD_PUBLIC_KEY")
-                .output()
-                .unwrap()
-        })
-    };
-    let out = run(
-        vec!["discord-register", "--guild", GUILD],
-        standin.url.clone(),
-    )
+/// Runs the `tradeoff` binary with `args`, against the stand-in.
+async fn register(args: Vec<&'static str>, standin: &StandIn) -> std::process::Output {
+    let url = standin.url.clone();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DISCORD_TOKEN", BOT_TOKEN)
+            .env("DISCORD_APPLICATION_ID", APP_ID)
+            .env("DISCORD_API_URL", url)
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .output()
+            .unwrap()
+    })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `discord-register` waits out a rate limit and a server error and then succeeds; a
+/// refusal stops it at once with Discord's reason, and a non-zero exit.
+#[tokio::test]
+async fn discord_register_retries_rate_limits_and_stops_on_a_refusal() {
+    let standin = StandIn::start().await;
+    standin.force(
+        429,
+        json!({ "message": "You are being rate limited.", "retry_after": 0.05, "global": false }),
+        None,
+    );
+    standin.force(503, json!({ "message": "upstream" }), Some("0"));
+    let out = register(vec!["discord-register"], &standin).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = run(vec!["discord-register"], standin.url.clone())
-        .await
-        .unwrap();
+    let calls = standin.calls();
+    assert_eq!(calls.len(), 3, "two retries, then the overwrite");
+    assert!(calls
+        .iter()
+        .all(|c| c.method == "PUT" && c.body == calls[2].body));
+
+    standin.force(
+        400,
+        json!({ "message": "Invalid Form Body", "code": 50035 }),
+        None,
+    );
+    let out = register(vec!["discord-register"], &standin).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid Form Body"), "{stderr}");
+    assert_eq!(standin.calls().len(), 4, "a refusal is not retried");
+}
+
+#[tokio::test]
+async fn discord_register_sends_a_valid_bulk_overwrite() {
+    let standin = StandIn::start().await;
+    let out = register(vec!["discord-register", "--guild", GUILD], &standin).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = register(vec!["discord-register"], &standin).await;
     assert!(
         out.status.success(),
         "{}",
