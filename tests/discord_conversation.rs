@@ -294,6 +294,60 @@ async fn rate_limits_are_waited_out_and_retried() {
     assert!(dead[0].1.contains("50013"), "{}", dead[0].1);
 }
 
+/// A written reply whose handling fails gets an apology in reply, and the message is
+/// forgotten: redelivered once the conversation reads again, it is taken as an answer.
+#[tokio::test]
+async fn a_written_reply_that_fails_is_apologised_for_and_read_again_later() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let gateway = Gateway {
+        bot: bot.bot.clone(),
+    };
+    bot.interact(&fixture("command_start")).await;
+    bot.deliver().await;
+    let thread = standin.calls()[1]
+        .path
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .to_owned();
+    let (key, conversation) = bot
+        .store
+        .conversations_in_channel(Platform::Discord, &GUILD.into(), &CHANNEL.into())
+        .unwrap()
+        .remove(0);
+    let save = |c: &tradeoff::core::conversation::Conversation| {
+        bot.store
+            .commit(tradeoff::store::Batch {
+                conversation: Some((key.clone(), c.clone())),
+                ..Default::default()
+            })
+            .unwrap();
+    };
+    // The conversation names a pack version the store does not have: reading it fails.
+    let mut broken = conversation.clone();
+    broken.pack_version = 99;
+    save(&broken);
+
+    let before = standin.calls().len();
+    let answer = reply(&thread, &format!("<@{APP_ID}> real-time"), 7001);
+    gateway.on_message(answer.clone()).await;
+    bot.deliver().await;
+    let sent = standin.calls()[before..].to_vec();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].path, format!("/channels/{thread}/messages"));
+    let text = sent[0].body["content"].as_str().unwrap();
+    assert!(text.starts_with("Sorry, something went wrong"), "{text}");
+    assert_eq!(sent[0].body["message_reference"]["message_id"], "7001");
+    assert_sendable(&sent[0].body);
+
+    save(&conversation);
+    gateway.on_message(answer).await;
+    bot.deliver().await;
+    let answered = bot.store.conversation(&key).unwrap().unwrap();
+    assert_eq!(answered.history.len(), 1, "read again, and answered once");
+}
+
 /// Runs the `tradeoff` binary with `args`, against the stand-in.
 async fn register(args: Vec<&'static str>, standin: &StandIn) -> std::process::Output {
     let url = standin.url.clone();

@@ -481,11 +481,8 @@ impl DiscordBot {
         if text.is_empty() {
             return;
         }
-        match self
-            .app
-            .store
-            .first_time(&format!("discord:msg:{}", m.id), self.now())
-        {
+        let seen = format!("discord:msg:{}", m.id);
+        match self.app.store.first_time(&seen, self.now()) {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
@@ -507,7 +504,21 @@ impl DiscordBot {
             // The user error here is only "no conversation", for a thread whose decision
             // was removed: nothing to say.
             Err(AppError::User(_)) => {}
-            Err(AppError::Internal(_)) => {} // logged with its id where it was made
+            // Logged with its id where it was made. The writer is told, in reply, and the
+            // message is forgotten, so that a redelivery of it (a resumed gateway session)
+            // is read again.
+            Err(AppError::Internal(e)) => {
+                let mut sorry = Message::text(e.apology());
+                sorry.reply_to = Some(reply_to);
+                let told = self.app.store.commit(crate::store::Batch {
+                    outbox: self.queue(&conversation, vec![post(&thread, &sorry, None)]),
+                    ..Default::default()
+                });
+                if let Err(e) = told.and_then(|_| self.app.store.unsee(&seen)) {
+                    tracing::error!("a Discord reply failed, and so did telling its writer: {e}");
+                }
+                self.outbox.notify();
+            }
         }
     }
 
