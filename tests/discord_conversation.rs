@@ -3,6 +3,7 @@
 //! thread and the notice in the channel. Also: rate limits waited out, failures retried or
 //! set aside, and `discord-register`'s bulk overwrite.
 
+mod common;
 mod discord_support;
 
 use discord_support::*;
@@ -205,6 +206,18 @@ fn regex_like_scores(text: &str) -> bool {
     })
 }
 
+/// Starts a decision; returns the id of its thread.
+async fn started_thread(standin: &StandIn, bot: &TestBot) -> String {
+    bot.interact(&fixture("command_start")).await;
+    bot.deliver().await;
+    standin.calls()[1]
+        .path
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_cancel_in_the_thread_stops_the_decision() {
     let standin = StandIn::start().await;
@@ -212,14 +225,7 @@ async fn a_cancel_in_the_thread_stops_the_decision() {
     let gateway = Gateway {
         bot: bot.bot.clone(),
     };
-    bot.interact(&fixture("command_start")).await;
-    bot.deliver().await;
-    let thread = standin.calls()[1]
-        .path
-        .split('/')
-        .nth(4)
-        .unwrap()
-        .to_owned();
+    let thread = started_thread(&standin, &bot).await;
     gateway
         .on_message(reply(&thread, &format!("<@{APP_ID}> cancel"), 77))
         .await;
@@ -303,31 +309,16 @@ async fn a_written_reply_that_fails_is_apologised_for_and_read_again_later() {
     let gateway = Gateway {
         bot: bot.bot.clone(),
     };
-    bot.interact(&fixture("command_start")).await;
-    bot.deliver().await;
-    let thread = standin.calls()[1]
-        .path
-        .split('/')
-        .nth(4)
-        .unwrap()
-        .to_owned();
+    let thread = started_thread(&standin, &bot).await;
     let (key, conversation) = bot
         .store
         .conversations_in_channel(Platform::Discord, &GUILD.into(), &CHANNEL.into())
         .unwrap()
         .remove(0);
-    let save = |c: &tradeoff::core::conversation::Conversation| {
-        bot.store
-            .commit(tradeoff::store::Batch {
-                conversation: Some((key.clone(), c.clone())),
-                ..Default::default()
-            })
-            .unwrap();
-    };
     // The conversation names a pack version the store does not have: reading it fails.
     let mut broken = conversation.clone();
     broken.pack_version = 99;
-    save(&broken);
+    common::save_conversation(&*bot.store, &key, &broken);
 
     let before = standin.calls().len();
     let answer = reply(&thread, &format!("<@{APP_ID}> real-time"), 7001);
@@ -341,7 +332,7 @@ async fn a_written_reply_that_fails_is_apologised_for_and_read_again_later() {
     assert_eq!(sent[0].body["message_reference"]["message_id"], "7001");
     assert_sendable(&sent[0].body);
 
-    save(&conversation);
+    common::save_conversation(&*bot.store, &key, &conversation);
     gateway.on_message(answer).await;
     bot.deliver().await;
     let answered = bot.store.conversation(&key).unwrap().unwrap();

@@ -2,6 +2,7 @@
 //! documented shapes) against a stand-in Web API on loopback; duplicates, retries and a
 //! restart between acknowledgement and post.
 
+mod common;
 mod slack_support;
 
 use serde_json::{json, Value};
@@ -301,18 +302,10 @@ async fn an_event_that_failed_is_handled_when_slack_delivers_it_again() {
         .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
         .unwrap()
         .remove(0);
-    let save = |c: &tradeoff::core::conversation::Conversation| {
-        store
-            .commit(tradeoff::store::Batch {
-                conversation: Some((key.clone(), c.clone())),
-                ..Default::default()
-            })
-            .unwrap();
-    };
     // The conversation names a pack version the store does not have: reading it fails.
     let mut broken = conversation.clone();
     broken.pack_version = 99;
-    save(&broken);
+    common::save_conversation(&*store, &key, &broken);
 
     let r = reply("realtime", &parent, "U3", "EvFAIL");
     assert_eq!(h.event(&r, None).await, 500);
@@ -321,7 +314,7 @@ async fn an_event_that_failed_is_handled_when_slack_delivers_it_again() {
         500,
         "the retry is handled again, not ignored"
     );
-    save(&conversation);
+    common::save_conversation(&*store, &key, &conversation);
     assert_eq!(h.event(&r, Some("2")).await, 200);
     h.deliver().await;
     let answered = store.conversation(&key).unwrap().unwrap();

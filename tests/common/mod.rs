@@ -51,3 +51,18 @@ pub fn app_in(dir: &Path, packs_root: &Path) -> App {
     let catalog = Catalog::load(store.clone(), sources).expect("catalog");
     App::new(store, catalog)
 }
+
+/// Saves the conversation at `key` as it is given: tests use it to make one unreadable (a
+/// pack version the store does not have) and to mend it again.
+pub fn save_conversation(
+    store: &dyn Store,
+    key: &tradeoff::core::ids::ConversationKey,
+    c: &tradeoff::core::conversation::Conversation,
+) {
+    store
+        .commit(tradeoff::store::Batch {
+            conversation: Some((key.clone(), c.clone())),
+            ..Default::default()
+        })
+        .unwrap();
+}
