@@ -112,9 +112,13 @@ pub fn backoff_ms(attempts: u32) -> i64 {
     1000_i64.saturating_mul(1 << attempts.min(6)).min(60_000)
 }
 
-/// How many queued entries the worker holds in memory at most. Entries of a lane come in
-/// id order, so reading the queue a window at a time keeps every lane in order.
+/// How many queued entries the worker holds in memory, read in id order: entries of a lane
+/// come in id order, so reading the queue a window at a time keeps every lane in order.
 const WINDOW: usize = 1024;
+/// When every lane in a full window waits (a rate limit on a busy channel), the queue past
+/// the window is looked through for lanes with nothing in it, so they are not held up: at
+/// most this many entries per pass, taking entries while fewer than `2 * WINDOW` are held.
+const LOOK_AHEAD: usize = 4096;
 
 /// What one pass over the queue did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -149,6 +153,16 @@ pub struct Outbox {
 struct Queue {
     read_up_to: Option<u64>,
     pending: BTreeMap<u64, OutboxEntry>,
+    /// How far past `read_up_to` the queue was looked through, if it was.
+    ahead: Option<Ahead>,
+}
+
+/// What looking past the window found.
+struct Ahead {
+    scanned_to: u64,
+    /// Lanes with an entry in the scanned stretch that was not taken: none of their later
+    /// entries may be taken before the window reaches that one.
+    passed_over: HashSet<String>,
 }
 
 impl Outbox {
@@ -186,9 +200,61 @@ impl Outbox {
         let mut q = self.queue();
         for entry in fresh {
             q.read_up_to = Some(q.read_up_to.map_or(entry.id, |r| r.max(entry.id)));
-            q.pending.insert(entry.id, entry);
+            // One taken earlier by looking ahead is held already, perhaps with a newer
+            // retry time than the store's copy.
+            q.pending.entry(entry.id).or_insert(entry);
+        }
+        if let (Some(read), Some(ahead)) = (q.read_up_to, &q.ahead) {
+            if read >= ahead.scanned_to {
+                q.ahead = None;
+            }
         }
         Ok(())
+    }
+
+    /// Looks through the queue past a full window, whose lanes all wait, for entries of
+    /// lanes with nothing in the window: those are taken, each lane's in order. Returns
+    /// how many were taken.
+    fn look_ahead(&self) -> Result<usize, crate::store::StoreError> {
+        let mut budget = LOOK_AHEAD;
+        let mut taken = 0;
+        while taken == 0 && budget > 0 {
+            let (from, in_window) = {
+                let q = self.queue();
+                if q.pending.len() < WINDOW / 2 || q.pending.len() >= 2 * WINDOW {
+                    // Not full: the window has read all there is. Or holding enough.
+                    return Ok(taken);
+                }
+                let from = q.ahead.as_ref().map(|a| a.scanned_to).or(q.read_up_to);
+                let lanes: HashSet<String> =
+                    q.pending.values().map(|e| e.message.lane.clone()).collect();
+                (from, lanes)
+            };
+            let fresh = self
+                .store
+                .outbox_pending_after(self.platform, from, budget.min(WINDOW))?;
+            let Some(last) = fresh.last().map(|e| e.id) else {
+                return Ok(taken);
+            };
+            budget -= fresh.len();
+            let mut q = self.queue();
+            let mut ahead = q.ahead.take().unwrap_or(Ahead {
+                scanned_to: last,
+                passed_over: HashSet::new(),
+            });
+            for entry in fresh {
+                let lane = &entry.message.lane;
+                if in_window.contains(lane) || ahead.passed_over.contains(lane) {
+                    ahead.passed_over.insert(lane.clone());
+                    continue;
+                }
+                q.pending.entry(entry.id).or_insert(entry);
+                taken += 1;
+            }
+            ahead.scanned_to = last;
+            q.ahead = Some(ahead);
+        }
+        Ok(taken)
     }
 
     /// The first entry of every lane not in `blocked`, oldest lane first.
@@ -216,7 +282,15 @@ impl Outbox {
             }
             let heads = self.heads(&blocked);
             if heads.is_empty() {
-                break;
+                match self.look_ahead() {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
+                        pass.due_at(clock.now_ms() + 1000);
+                        break;
+                    }
+                }
             }
             for mut entry in heads {
                 let lane = entry.message.lane.clone();

@@ -104,6 +104,104 @@ async fn a_retry_holds_back_its_lane_only_and_honours_retry_after() {
     assert!(store.outbox_pending(Platform::Slack).unwrap().is_empty());
 }
 
+/// A lane waiting on a rate limit with more queued than the worker holds at once does not
+/// hold up lanes queued after it; every lane still goes out in order.
+#[tokio::test]
+async fn a_long_waiting_lane_does_not_hold_up_the_lanes_queued_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    // Lane a: 3000 messages (more than the 1,024 held at once). Lane b has one inside the
+    // first window and one past it; lane c starts past it, twice, far apart.
+    let mut items = Vec::new();
+    for n in 0..3000u32 {
+        let n = n + 100;
+        items.push(msg("a", n, None, json!(null)));
+        match n {
+            500 => items.push(msg("b", 1, None, json!(null))),
+            2000 => items.push(msg("b", 2, None, json!(null))),
+            2500 => items.push(msg("c", 3, None, json!(null))),
+            2999 => items.push(msg("c", 4, None, json!(null))),
+            _ => {}
+        }
+    }
+    queue(store.as_ref(), items);
+    let sender = Scripted::default();
+    sender.answers.lock().unwrap().push(Delivery::Retry {
+        after_ms: Some(30_000),
+        error: "429".into(),
+    });
+    let clock = TestClock(AtomicI64::new(1_000));
+    let outbox = Outbox::new(store.clone(), Platform::Slack);
+
+    let pass = outbox.pass(&sender, &clock).await;
+    assert_eq!(
+        sent_ns(&sender),
+        [100, 1, 2, 3, 4],
+        "lane a waits; b and c go on, each in order"
+    );
+    assert_eq!((pass.sent, pass.retried), (4, 1));
+    assert_eq!(pass.next_due_ms, Some(31_000));
+
+    clock.0.store(31_000, Ordering::SeqCst);
+    let pass = outbox.pass(&sender, &clock).await;
+    assert_eq!(pass.sent, 3000);
+    let sent = sent_ns(&sender);
+    let a: Vec<u64> = sent[5..].to_vec();
+    assert_eq!(
+        a,
+        (100..3100).collect::<Vec<u64>>(),
+        "lane a in order, once"
+    );
+    assert!(store.outbox_pending(Platform::Slack).unwrap().is_empty());
+}
+
+/// Looking past a full window never takes a lane out of order: a lane with an entry held in
+/// the window (here waiting on its own retry) keeps its later entries until their turn.
+#[tokio::test]
+async fn looking_past_the_window_keeps_every_lane_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut items = Vec::new();
+    for n in 100..1600u32 {
+        items.push(msg("a", n, None, json!(null)));
+        match n {
+            300 => items.push(msg("d", 1, None, json!(null))),
+            1400 => items.push(msg("d", 2, None, json!(null))),
+            1500 => items.push(msg("d", 3, None, json!(null))),
+            _ => {}
+        }
+    }
+    queue(store.as_ref(), items);
+    let sender = Scripted::default();
+    for wait in [30_000, 10_000] {
+        sender.answers.lock().unwrap().push(Delivery::Retry {
+            after_ms: Some(wait),
+            error: "429".into(),
+        });
+    }
+    let clock = TestClock(AtomicI64::new(1_000));
+    let outbox = Outbox::new(store.clone(), Platform::Slack);
+
+    outbox.pass(&sender, &clock).await;
+    assert_eq!(sent_ns(&sender), [100, 1], "both lanes wait");
+    // Queued later, past everything looked through so far.
+    queue(store.as_ref(), vec![msg("d", 4, None, json!(null))]);
+    clock.0.store(11_000, Ordering::SeqCst);
+    outbox.pass(&sender, &clock).await;
+    assert_eq!(
+        sent_ns(&sender),
+        [100, 1, 1],
+        "d's first goes; its later ones, past the window, wait for their turn"
+    );
+    clock.0.store(31_000, Ordering::SeqCst);
+    outbox.pass(&sender, &clock).await;
+    let sent = sent_ns(&sender);
+    let d: Vec<u64> = sent.iter().copied().filter(|n| *n < 100).collect();
+    assert_eq!(d, [1, 1, 2, 3, 4], "lane d in order, d1 retried once");
+    assert_eq!(sent.len(), 3 + 1500 + 3);
+    assert!(store.outbox_pending(Platform::Slack).unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn queued_messages_survive_a_restart_and_go_out_once() {
     let dir = tempfile::tempdir().unwrap();
