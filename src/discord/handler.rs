@@ -514,8 +514,11 @@ impl DiscordBot {
                     outbox: self.queue(&conversation, vec![post(&thread, &sorry, None)]),
                     ..Default::default()
                 });
-                if let Err(e) = told.and_then(|_| self.app.store.unsee(&seen)) {
+                if let Err(e) = told {
                     tracing::error!("a Discord reply failed, and so did telling its writer: {e}");
+                }
+                if let Err(e) = self.app.store.unsee(&seen) {
+                    tracing::error!("a failed Discord reply stays marked as read: {e}");
                 }
                 self.outbox.notify();
             }

@@ -21,8 +21,8 @@
 //! Segments are filled with zeros a little ahead of the records (a header of length 0
 //! marks the end; no record is that short). Writing over blocks that are already on disk,
 //! without growing the file, lets a sync skip the filesystem's own journal: measured on
-//! ext4, a sync costs about half the CPU and two thirds of the time of one that grows the
-//! file.
+//! ext4, such a sync takes about 60% of the CPU time and of the wall time of one that grows
+//! the file.
 
 use super::{StoreError, StoreResult};
 use std::fs::{File, OpenOptions};
