@@ -60,7 +60,8 @@ thread_ticks() {
     echo "$(tr ' ' '_' < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"
   done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
 }
-echo "bare handler:   $(run "http://127.0.0.1:$PORT_BARE/slack/commands")"
+BARE_RESULT=$(run "http://127.0.0.1:$PORT_BARE/slack/commands")
+echo "bare handler:   $BARE_RESULT"
 
 # With READ_PROBE=1, one command that reads the store (`/tradeoff result`) is timed halfway
 # through the load on serve: a read first applies the journal's pending records. The probe
@@ -79,6 +80,8 @@ BEFORE=$(thread_ticks)
 SERVE_RESULT=$(run "http://127.0.0.1:$PORT_SERVE/slack/commands")
 AFTER=$(thread_ticks)
 echo "tradeoff serve: $SERVE_RESULT"
+rps() { echo "$1" | sed 's/.*rps=\([0-9]*\).*/\1/'; }
+echo "serve's throughput: $(echo "scale=1; 100 * $(rps "$SERVE_RESULT") / $(rps "$BARE_RESULT")" | bc)% of the bare handler's, same run"
 if [ -n "$PROBE_PID" ]; then
   wait "$PROBE_PID"
   echo "a store read halfway through that load (/tradeoff result): $(cat "$READ_TIME")"
