@@ -577,21 +577,27 @@ impl Reader {
     }
 
     /// The next complete, intact record, or None at the end (or at a torn record, which
-    /// [`Reader::tail`] then reports).
+    /// [`Reader::tail`] then reports). With None, the reader is back at the start of the
+    /// record it could not read.
     fn next_record(&mut self) -> StoreResult<Option<(u64, Vec<Op>)>> {
-        if let Some(record) = self.read_record()? {
-            return Ok(Some(record));
+        // Twice: what the reader buffered may be zeros the writer has written records over
+        // since, so a miss reads once more, from the file.
+        for _ in 0..2 {
+            if let Some(record) = self.read_record()? {
+                return Ok(Some(record));
+            }
+            // Back to the record boundary, dropping the buffer.
+            if let Some((_, reader)) = self.segment.as_mut() {
+                reader
+                    .seek(SeekFrom::Start(self.offset))
+                    .map_err(StoreError::Journal)?;
+            }
         }
-        // What the reader buffered may be zeros the writer has written records over since:
-        // read once more, from the file.
-        if let Some((_, reader)) = self.segment.as_mut() {
-            reader
-                .seek(SeekFrom::Start(self.offset))
-                .map_err(StoreError::Journal)?;
-        }
-        self.read_record()
+        Ok(None)
     }
 
+    /// The record at the reader's position, if it is complete and intact; None at the end
+    /// of the file, at the zeros past the last record, or at a torn record.
     fn read_record(&mut self) -> StoreResult<Option<(u64, Vec<Op>)>> {
         let Some((_, reader)) = self.segment.as_mut() else {
             return Ok(None);
@@ -603,51 +609,28 @@ impl Reader {
         let len = u32::from_le_bytes(head[0..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(head[4..8].try_into().unwrap_or_default());
         if len == 0 {
-            // The zeros past the last record.
-            reader.seek_relative(-8).map_err(StoreError::Journal)?;
             return Ok(None);
         }
         let mut payload = vec![0u8; len];
         if !read_exact_or_end(reader, &mut payload)? {
-            // The payload is not all there (it put back what it read): back to the start
-            // of the record, so tail() reports it.
-            reader.seek_relative(-8).map_err(StoreError::Journal)?;
             return Ok(None);
         }
         let intact = crc32fast::hash(&payload) == crc;
-        match intact.then(|| decode_payload(&payload)).flatten() {
-            Some(record) => {
-                self.offset += 8 + len as u64;
-                Ok(Some(record))
-            }
-            None => {
-                // Corrupt: back to the start of the record, so tail() reports it.
-                reader
-                    .seek_relative(-((8 + len) as i64))
-                    .map_err(StoreError::Journal)?;
-                Ok(None)
-            }
+        let record = intact.then(|| decode_payload(&payload)).flatten();
+        if record.is_some() {
+            self.offset += 8 + len as u64;
         }
+        Ok(record)
     }
 }
 
-/// Fills `buf`; false when the input ended first (a partial read is put back).
+/// Fills `buf`; false when the input ended first.
 fn read_exact_or_end(reader: &mut BufReader<File>, buf: &mut [u8]) -> StoreResult<bool> {
-    let mut got = 0;
-    while got < buf.len() {
-        match reader.read(&mut buf[got..]) {
-            Ok(0) => {
-                reader
-                    .seek_relative(-(got as i64))
-                    .map_err(StoreError::Journal)?;
-                return Ok(false);
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(StoreError::Journal(e)),
-        }
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(StoreError::Journal(e)),
     }
-    Ok(true)
 }
 
 #[cfg(test)]
