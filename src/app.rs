@@ -144,6 +144,30 @@ impl App {
         })
     }
 
+    /// Handles a delivery (a platform's event or message) the first time `key` is seen;
+    /// `Ok(None)` for a repeat. When handling fails on our side, the key is forgotten
+    /// again, so that the platform's redelivery is handled rather than ignored.
+    pub fn once<T>(
+        &self,
+        key: &str,
+        now: i64,
+        handle: impl FnOnce() -> Result<T, AppError>,
+    ) -> Result<Option<Result<T, AppError>>, StoreError> {
+        if !self.store.first_time(key, now)? {
+            return Ok(None);
+        }
+        let handled = handle();
+        if let Err(AppError::Internal(_)) = &handled {
+            if let Err(e) = self.store.unsee(key) {
+                tracing::error!(
+                    key,
+                    "a failed delivery stays marked as handled, so a redelivery of it will be ignored: {e}"
+                );
+            }
+        }
+        Ok(Some(handled))
+    }
+
     /// The conversation at `key` if one is still open, with its pack.
     pub fn open_conversation(
         &self,

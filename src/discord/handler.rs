@@ -481,32 +481,41 @@ impl DiscordBot {
         if text.is_empty() {
             return;
         }
-        let seen = format!("discord:msg:{}", m.id);
-        match self.app.store.first_time(&seen, self.now()) {
-            Ok(true) => {}
-            Ok(false) => return,
+        let by = person(&m.author, m.member.as_ref().and_then(|p| p.nick.as_deref()));
+        let reply_to = m.id.to_string();
+        // A message that fails is forgotten again, so that a redelivery of it (a resumed
+        // gateway session) is read.
+        let once = self
+            .app
+            .once(&format!("discord:msg:{}", m.id), self.now(), || {
+                self.app
+                    .step_with(&key, Input::Text(text), &by, self.now(), |u| {
+                        let ops = self.after_written(
+                            &conversation,
+                            &key,
+                            u,
+                            &thread,
+                            &by,
+                            Some(&reply_to),
+                            true,
+                        );
+                        self.queue(&conversation, ops)
+                    })
+            });
+        let result = match once {
+            Ok(Some(result)) => result,
+            Ok(None) => return,
             Err(e) => {
                 tracing::error!("reading a Discord reply: {e}");
                 return;
             }
-        }
-        let by = person(&m.author, m.member.as_ref().and_then(|p| p.nick.as_deref()));
-        let reply_to = m.id.to_string();
-        let result = self
-            .app
-            .step_with(&key, Input::Text(text), &by, self.now(), |u| {
-                let ops =
-                    self.after_written(&conversation, &key, u, &thread, &by, Some(&reply_to), true);
-                self.queue(&conversation, ops)
-            });
+        };
         match result {
             Ok(_) => self.outbox.notify(),
             // The user error here is only "no conversation", for a thread whose decision
             // was removed: nothing to say.
             Err(AppError::User(_)) => {}
-            // Logged with its id where it was made. The writer is told, in reply, and the
-            // message is forgotten, so that a redelivery of it (a resumed gateway session)
-            // is read again.
+            // Logged with its id where it was made. The writer is told, in reply.
             Err(AppError::Internal(e)) => {
                 let mut sorry = Message::text(e.apology());
                 sorry.reply_to = Some(reply_to);
@@ -516,9 +525,6 @@ impl DiscordBot {
                 });
                 if let Err(e) = told {
                     tracing::error!("a Discord reply failed, and so did telling its writer: {e}");
-                }
-                if let Err(e) = self.app.store.unsee(&seen) {
-                    tracing::error!("a failed Discord reply stays marked as read: {e}");
                 }
                 self.outbox.notify();
             }

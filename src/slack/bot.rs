@@ -346,21 +346,17 @@ impl SlackBot {
     /// unless its handling failed: then Slack's next delivery of it is handled.
     pub fn event(&self, event: &SlackPushEventCallback) -> Result<(), AppError> {
         let seen = format!("slack|event|{}", event.event_id);
-        if !self.app.store.first_time(&seen, self.now())? {
-            tracing::info!(event_id = %event.event_id, "repeated event delivery ignored");
-            return Ok(());
-        }
-        let Some(reply) = payload::thread_reply(event, self.bot_user.as_deref()) else {
-            return Ok(());
-        };
-        let handled = self.reply(&reply);
-        if handled.is_err() {
-            // The error answers Slack with a 500, and Slack delivers the event again.
-            if let Err(e) = self.app.store.unsee(&seen) {
-                tracing::error!(event_id = %event.event_id, "a failed event stays marked as handled, so Slack's retry of it will be ignored: {e}");
+        // A failure answers Slack with a 500, and Slack delivers the event again.
+        let handled = self.app.once(&seen, self.now(), || {
+            match payload::thread_reply(event, self.bot_user.as_deref()) {
+                Some(reply) => self.reply(&reply),
+                None => Ok(()),
             }
-        }
-        handled
+        })?;
+        handled.unwrap_or_else(|| {
+            tracing::info!(event_id = %event.event_id, "repeated event delivery ignored");
+            Ok(())
+        })
     }
 
     fn reply(&self, r: &ThreadReply) -> Result<(), AppError> {
