@@ -53,12 +53,12 @@ pub fn parse_command(body: &[u8]) -> Result<CommandRequest, PayloadError> {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| PayloadError::Command(format!("`{name}` is missing or empty")))
     };
-    let (team, channel, user) = (
+    let (team, channel, user, command) = (
         required(team, "team_id")?,
         required(channel, "channel_id")?,
         required(user, "user_id")?,
+        required(command, "command")?,
     );
-    let command = command.ok_or_else(|| PayloadError::Command("`command` is missing".into()))?;
     if !command.starts_with('/') {
         return Err(PayloadError::Command(format!(
             "command {command:?} does not start with /"
