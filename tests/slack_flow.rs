@@ -375,28 +375,22 @@ async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
         .expect("the HTTP endpoints")
         .bot
         .clone();
+    let h = Harness::serve(bot, &stand_in, TestClock::system()).await;
 
-    let mut fields = fixture("slash_command.json");
-    fields["text"] = json!("start");
-    let cmd = tradeoff::slack::payload::parse_command(form(&fields).as_bytes()).unwrap();
-    bot.command(&cmd).await;
+    h.command("start", "U1").await;
     until("the parent and the first question are posted", || {
         questions(&stand_in).len() == 1
     })
     .await;
     let parent = stand_in.calls_of("chat.postMessage")[0].ts.clone().unwrap();
 
-    let event = |v: &Value| match tradeoff::slack::payload::parse_event(v.to_string().as_bytes()) {
-        Ok(slack_morphism::prelude::SlackPushEvent::EventCallback(e)) => e,
-        other => panic!("not an event callback: {other:?}"),
-    };
     // The bot's own post, as Slack sends it: its user id (unknown to the bot now) and its
     // bot_id, with text that would answer the question.
     let mut own = reply("realtime", &parent, "UBOT", "EvOWN1");
     own["event"]["bot_id"] = json!("B0001");
-    bot.event(&event(&own)).unwrap();
+    assert_eq!(h.event(&own, None).await, 200);
     let conversation = || {
-        bot.app
+        h.app
             .store
             .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
             .unwrap()
@@ -405,8 +399,8 @@ async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
     };
     assert_eq!(conversation().history.len(), 0, "its own post is no answer");
 
-    bot.event(&event(&reply("realtime", &parent, "U3", "EvUSER1")))
-        .unwrap();
+    let answer = reply("realtime", &parent, "U3", "EvUSER1");
+    assert_eq!(h.event(&answer, None).await, 200);
     assert_eq!(conversation().history.len(), 1);
     until("the next question is posted", || {
         questions(&stand_in).len() == 2

@@ -36,6 +36,12 @@ impl TestClock {
     pub fn new() -> Self {
         TestClock(Arc::new(AtomicI64::new(START * 1000)))
     }
+    /// At the system's time: for signing requests to a bot that checks them by it.
+    pub fn system() -> Self {
+        TestClock(Arc::new(AtomicI64::new(
+            tradeoff::outbox::SystemClock.now_ms(),
+        )))
+    }
     pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
@@ -354,6 +360,12 @@ impl Harness {
                 tradeoff::slack::Secret::new(BOT_TOKEN),
             ),
         );
+        Self::serve(bot, stand_in, clock).await
+    }
+
+    /// Serves `bot` (built elsewhere, e.g. by `tradeoff::slack::start`) on 127.0.0.1:0.
+    pub async fn serve(bot: Arc<SlackBot>, stand_in: &StandIn, clock: TestClock) -> Self {
+        let app = bot.app.clone();
         let router = tradeoff::http::router(tradeoff::http::HttpState {
             app: app.clone(),
             slack: Some(SlackHttp {
