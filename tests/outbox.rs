@@ -24,6 +24,24 @@ struct Scripted {
     sent: Mutex<Vec<Value>>,
 }
 
+impl Scripted {
+    /// Answers the first sends with a 429 each, asking to wait these many milliseconds;
+    /// then every send succeeds.
+    fn rate_limited(waits: &[i64]) -> Self {
+        let answers = waits
+            .iter()
+            .map(|wait| Delivery::Retry {
+                after_ms: Some(*wait),
+                error: "429".into(),
+            })
+            .collect();
+        Scripted {
+            answers: Mutex::new(answers),
+            ..Scripted::default()
+        }
+    }
+}
+
 impl Sender for Scripted {
     async fn send(&self, op: &Value) -> Delivery {
         self.sent.lock().unwrap().push(op.clone());
@@ -75,11 +93,7 @@ async fn a_retry_holds_back_its_lane_only_and_honours_retry_after() {
             msg("b", 3, None, json!(null)),
         ],
     );
-    let sender = Scripted::default();
-    sender.answers.lock().unwrap().push(Delivery::Retry {
-        after_ms: Some(5000),
-        error: "429".into(),
-    });
+    let sender = Scripted::rate_limited(&[5000]);
     let clock = TestClock(AtomicI64::new(1_000));
     let outbox = Outbox::new(store.clone(), Platform::Slack);
 
@@ -125,11 +139,7 @@ async fn a_long_waiting_lane_does_not_hold_up_the_lanes_queued_after_it() {
         }
     }
     queue(store.as_ref(), items);
-    let sender = Scripted::default();
-    sender.answers.lock().unwrap().push(Delivery::Retry {
-        after_ms: Some(30_000),
-        error: "429".into(),
-    });
+    let sender = Scripted::rate_limited(&[30_000]);
     let clock = TestClock(AtomicI64::new(1_000));
     let outbox = Outbox::new(store.clone(), Platform::Slack);
 
@@ -172,13 +182,7 @@ async fn looking_past_the_window_keeps_every_lane_in_order() {
         }
     }
     queue(store.as_ref(), items);
-    let sender = Scripted::default();
-    for wait in [30_000, 10_000] {
-        sender.answers.lock().unwrap().push(Delivery::Retry {
-            after_ms: Some(wait),
-            error: "429".into(),
-        });
-    }
+    let sender = Scripted::rate_limited(&[30_000, 10_000]);
     let clock = TestClock(AtomicI64::new(1_000));
     let outbox = Outbox::new(store.clone(), Platform::Slack);
 
