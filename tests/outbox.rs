@@ -127,8 +127,7 @@ async fn a_long_waiting_lane_does_not_hold_up_the_lanes_queued_after_it() {
     // Lane a: 3000 messages (more than the 1,024 held at once). Lane b has one inside the
     // first window and one past it; lane c starts past it, twice, far apart.
     let mut items = Vec::new();
-    for n in 0..3000u32 {
-        let n = n + 100;
+    for n in 100..3100u32 {
         items.push(msg("a", n, None, json!(null)));
         match n {
             500 => items.push(msg("b", 1, None, json!(null))),
