@@ -257,6 +257,22 @@ impl Outbox {
         Ok(taken)
     }
 
+    /// What to deliver next: the heads of the lanes not in `blocked`, after reading what
+    /// was queued since the last read, and looking past the window when all of its lanes
+    /// wait. Empty when nothing more can go now.
+    fn next_heads(
+        &self,
+        blocked: &HashSet<String>,
+    ) -> Result<Vec<OutboxEntry>, crate::store::StoreError> {
+        loop {
+            self.refill()?;
+            let heads = self.heads(blocked);
+            if !heads.is_empty() || self.look_ahead()? == 0 {
+                return Ok(heads);
+            }
+        }
+    }
+
     /// The first entry of every lane not in `blocked`, oldest lane first.
     fn heads(&self, blocked: &HashSet<String>) -> Vec<OutboxEntry> {
         let q = self.queue();
@@ -275,23 +291,15 @@ impl Outbox {
         let mut pass = Pass::default();
         let mut blocked: HashSet<String> = HashSet::new();
         loop {
-            if let Err(e) = self.refill() {
-                tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
-                pass.due_at(clock.now_ms() + 1000);
-                return pass;
-            }
-            let heads = self.heads(&blocked);
-            if heads.is_empty() {
-                match self.look_ahead() {
-                    Ok(0) => break,
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
-                        pass.due_at(clock.now_ms() + 1000);
-                        break;
-                    }
+            let heads = match self.next_heads(&blocked) {
+                Ok(heads) if heads.is_empty() => break,
+                Ok(heads) => heads,
+                Err(e) => {
+                    tracing::error!(platform = %self.platform, "cannot read the outbox: {e}");
+                    pass.due_at(clock.now_ms() + 1000);
+                    break;
                 }
-            }
+            };
             for mut entry in heads {
                 let lane = entry.message.lane.clone();
                 let now = clock.now_ms();
