@@ -135,6 +135,23 @@ struct State {
     writer_idle: bool,
 }
 
+impl State {
+    /// Writes the buffer where the next record goes, first filling the segment with zeros
+    /// `zero_ahead` bytes past the buffer's end if the zeros do not reach that far.
+    fn write_buffer(&mut self, zero_ahead: u64) -> std::io::Result<()> {
+        let end = self.segment_bytes + self.buffer.len() as u64;
+        if end > self.zeroed {
+            let to = end + zero_ahead;
+            while self.zeroed < to {
+                let n = (to - self.zeroed).min(ZEROS.len() as u64);
+                self.file.write_all_at(&ZEROS[..n as usize], self.zeroed)?;
+                self.zeroed += n;
+            }
+        }
+        self.file.write_all_at(&self.buffer, self.segment_bytes)
+    }
+}
+
 pub(super) struct Journal {
     dir: PathBuf,
     segment_limit: u64,
@@ -250,18 +267,7 @@ impl Journal {
         if st.buffer.is_empty() || st.failed.is_some() {
             return;
         }
-        let end = st.segment_bytes + st.buffer.len() as u64;
-        let zeroed = if end > st.zeroed {
-            let to = end + ZERO_AHEAD.min(self.segment_limit);
-            fill_zeros(&st.file, st.zeroed, to).map(|()| to)
-        } else {
-            Ok(st.zeroed)
-        };
-        let written = zeroed.and_then(|zeroed| {
-            st.zeroed = zeroed;
-            st.file.write_all_at(&st.buffer, st.segment_bytes)
-        });
-        match written {
+        match st.write_buffer(ZERO_AHEAD.min(self.segment_limit)) {
             Ok(()) => {
                 st.segment_bytes += st.buffer.len() as u64;
                 st.written = st.next_seq - 1;
@@ -379,17 +385,6 @@ fn new_segment(dir: &Path, first_seq: u64) -> std::io::Result<File> {
     // The new name must survive a crash too.
     File::open(dir)?.sync_all()?;
     Ok(file)
-}
-
-/// Writes zeros into `file` from `from` to `to`.
-fn fill_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(ZEROS.len() as u64);
-        file.write_all_at(&ZEROS[..n as usize], at)?;
-        at += n;
-    }
-    Ok(())
 }
 
 /// The segment files in `dir`, oldest first, with their first sequence numbers.
