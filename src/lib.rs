@@ -8,6 +8,7 @@
 //! - [`store`]: the `Store` trait and its sled implementation.
 //! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
 //! - [`app`]: runs the core for one incoming event and persists the result.
+//! - [`deadline`]: answering within the platforms' 3 seconds, and finishing later.
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`background`]: the lower-priority runtime deliveries and schedules run on.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod background;
 pub mod cli;
 pub mod core;
+pub mod deadline;
 pub mod discord;
 pub mod http;
 pub mod outbox;

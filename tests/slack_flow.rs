@@ -596,3 +596,168 @@ async fn url_verification_answers_the_challenge() {
         "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     );
 }
+
+/// The bot on a store whose calls wait while the returned gate is closed (a stalled disk),
+/// answering requests whose work outlasts `budget` without waiting for it.
+async fn stalling_harness(
+    dir: &std::path::Path,
+    stand_in: &StandIn,
+    budget: std::time::Duration,
+) -> (Harness, common::Stall) {
+    let (app, stall) = common::stalling_app_in(dir, &common::root());
+    let clock = TestClock::new();
+    let bot = tradeoff::slack::SlackBot::new(
+        std::sync::Arc::new(app),
+        std::sync::Arc::new(clock.clone()),
+        Some("UBOT".into()),
+    )
+    .with_web_api(
+        tradeoff::slack::api::client(&stand_in.api_url()),
+        tradeoff::slack::Secret::new(BOT_TOKEN),
+    )
+    .with_answer_within(std::time::Duration::from_millis(300).min(budget));
+    (
+        Harness::serve(std::sync::Arc::new(bot), stand_in, clock).await,
+        stall,
+    )
+}
+
+const STILL_WORKING: &str = "taking longer than usual";
+
+/// Slack shows an error for a command not answered within 3 s. A command held up by the
+/// store is answered in time with a note, and its real answer follows as a message once
+/// the store moves again: the same answer the command gives when nothing is held up.
+#[tokio::test]
+async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follows() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let (h, stall) =
+        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    let on_time = h.command("result", "U1").await;
+
+    stall.close();
+    let asked = std::time::Instant::now();
+    let held_up = h.command("result", "U1").await;
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(2),
+        "answered within Slack's deadline, not when the store moved"
+    );
+    assert!(
+        held_up["text"].as_str().unwrap().contains(STILL_WORKING),
+        "{held_up}"
+    );
+    assert_eq!(held_up["response_type"], "ephemeral");
+    assert!(
+        stand_in.calls().is_empty(),
+        "nothing is posted before the work is done"
+    );
+
+    stall.open();
+    until("the late answer is queued", || {
+        h.app
+            .store
+            .outbox_pending(Platform::Slack)
+            .is_ok_and(|p| !p.is_empty())
+    })
+    .await;
+    h.deliver().await;
+    let posted = stand_in.calls_of("chat.postEphemeral");
+    assert_eq!(posted.len(), 1, "{:?}", stand_in.calls());
+    assert_eq!(posted[0].body["channel"], CHANNEL);
+    assert_eq!(posted[0].body["user"], "U1");
+    assert_eq!(posted[0].body["text"], on_time["text"]);
+}
+
+/// A click whose work is held up by the store is acknowledged in time, and does not hold
+/// up requests that need no store (this test's runtime has one thread: a handler that
+/// blocked it would stop everything). Its answer is recorded once the store moves.
+#[tokio::test]
+async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let (h, stall) =
+        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    started(&h, &stand_in).await;
+    let q = latest_question(&stand_in);
+    let first = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a.starts_with("choice|"))
+        .unwrap();
+
+    stall.close();
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        h.interact(&click(&q, &first, "U2", "1700000001.000001"))
+            .await,
+        200
+    );
+    let help = tokio::time::timeout(std::time::Duration::from_secs(2), h.command("help", "U3"))
+        .await
+        .expect("another request is answered while the click waits for the store");
+    assert!(help["text"].as_str().unwrap().contains("/tradeoff"));
+    assert!(asked.elapsed() < std::time::Duration::from_secs(2));
+    assert!(stand_in.calls_of("chat.update").is_empty());
+
+    stall.open();
+    until("the click's answer is queued", || {
+        h.app
+            .store
+            .outbox_pending(Platform::Slack)
+            .is_ok_and(|p| p.len() >= 2)
+    })
+    .await;
+    h.deliver().await;
+    assert_eq!(
+        stand_in.calls_of("chat.update").len(),
+        1,
+        "the question closed"
+    );
+    assert_eq!(questions(&stand_in).len(), 2, "and the next one was asked");
+}
+
+/// When the work of a click acknowledged before it was done fails, the clicker is told,
+/// privately, with the error's id: the failure is not silent.
+#[tokio::test]
+async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let (h, stall) =
+        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    started(&h, &stand_in).await;
+    let store = h.app.store.clone();
+    let (key, mut conversation) = store
+        .conversations_in_channel(Platform::Slack, &"T0001".into(), &CHANNEL.into())
+        .unwrap()
+        .remove(0);
+    // A pack version the store does not have: handling the click fails.
+    conversation.pack_version = 99;
+    common::save_conversation(&*store, &key, &conversation);
+    let q = latest_question(&stand_in);
+    let first = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a.starts_with("choice|"))
+        .unwrap();
+
+    stall.close();
+    assert_eq!(
+        h.interact(&click(&q, &first, "U2", "1700000001.000001"))
+            .await,
+        200
+    );
+    stall.open();
+    until("the apology is queued", || {
+        store
+            .outbox_pending(Platform::Slack)
+            .is_ok_and(|p| !p.is_empty())
+    })
+    .await;
+    h.deliver().await;
+    let told = stand_in.calls_of("chat.postEphemeral");
+    assert_eq!(told.len(), 1, "{:?}", stand_in.calls());
+    assert_eq!(told[0].body["user"], "U2");
+    assert!(
+        told[0].body["text"].as_str().unwrap().contains("error id"),
+        "{}",
+        told[0].body
+    );
+}

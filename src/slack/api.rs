@@ -55,6 +55,24 @@ pub fn ephemeral(channel: &str, user: &str, thread_ts: Option<&str>, message: &M
     op("chat.postEphemeral", &req)
 }
 
+/// A command's answer (`response_type`, `text`, `blocks`) sent as a message, for when it
+/// was ready only after the command had been acknowledged: `chat.postMessage` for an
+/// `in_channel` answer, else `chat.postEphemeral` to `user`.
+pub fn late_reply(channel: &str, user: &str, reply: &Value) -> Result<Value, serde_json::Error> {
+    let content: SlackMessageContent = serde_json::from_value(reply.clone())?;
+    Ok(if reply["response_type"] == "in_channel" {
+        op(
+            "chat.postMessage",
+            &SlackApiChatPostMessageRequest::new(channel.into(), content),
+        )
+    } else {
+        op(
+            "chat.postEphemeral",
+            &SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content),
+        )
+    })
+}
+
 /// A message rendered when it is sent rather than when it is queued: the queue then holds a
 /// few hundred bytes of facts instead of kilobytes of Block Kit, which is what keeps saving
 /// a `/tradeoff start` cheap. What is posted is exactly what rendering at queue time would

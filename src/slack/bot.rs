@@ -4,13 +4,14 @@
 //! Nothing here waits on Slack: handlers return as soon as the write is done.
 
 use super::api;
-use super::payload::{self, ActionRequest, CommandRequest, ThreadReply};
+use super::payload::{self, ActionRequest, Asker, CommandRequest, ThreadReply};
 use super::render::{self, Message};
 use crate::app::{App, AppError, InternalError, Update, UserError};
 use crate::core::conversation::{Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::event_text;
 use crate::core::text::Command;
+use crate::deadline;
 use crate::outbox::{ref_placeholder, Clock, Outbox};
 use crate::store::{NewOutbox, OutboxOp};
 use serde_json::{json, Value};
@@ -19,6 +20,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// How many locks conversations are spread over. Two steps on one conversation must not
 /// interleave (a double click would answer twice); steps on different ones rarely share one.
@@ -88,6 +90,10 @@ fn thread_index_prefix(team: &str, channel: &str) -> String {
     format!("slack|thread|{team}|{channel}|")
 }
 
+/// The answer to a request whose work outlasts Slack's deadline; the real answer follows.
+const STILL_WORKING: &str =
+    "This is taking longer than usual: I'll post the answer here as soon as it is ready.";
+
 /// The JSON answer to a slash command.
 pub fn ephemeral_reply(text: &str) -> Value {
     json!({ "response_type": "ephemeral", "text": render::escape(text) })
@@ -103,6 +109,8 @@ pub struct SlackBot {
     /// For the calls that cannot wait for the outbox: `users.info` while a slash command
     /// waits for its answer, `views.open` within 3 s of a click.
     pub(super) web: Option<super::polls::WebApi>,
+    /// How long a request waits for its work before Slack is answered without it.
+    answer_within: Duration,
 }
 
 impl SlackBot {
@@ -115,7 +123,15 @@ impl SlackBot {
             bot_user,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             web: None,
+            answer_within: deadline::ANSWER_WITHIN,
         }
+    }
+
+    /// Answers requests whose work takes longer than `budget` without waiting for it (the
+    /// default is [`deadline::ANSWER_WITHIN`], under Slack's 3 seconds).
+    pub fn with_answer_within(mut self, budget: Duration) -> Self {
+        self.answer_within = budget;
+        self
     }
 
     /// Lets the bot call the Web API directly (polls need `users.info` and `views.open`).
@@ -147,16 +163,80 @@ impl SlackBot {
     // Slash commands
     // -----------------------------------------------------------------------------------
 
-    /// Answers `/tradeoff ...`; the returned JSON is the HTTP (or Socket Mode) response.
-    /// `start` awaits its write's sync; `poll` awaits `users.info`, bounded well within
-    /// Slack's 3 s.
+    /// Answers `/tradeoff ...` within Slack's deadline: the returned JSON is the HTTP (or
+    /// Socket Mode) response. When the work takes longer (a store held up by a slow disk),
+    /// the answer says so, and the real one follows as a message once the work is done.
+    pub async fn answer_command(self: &Arc<Self>, cmd: CommandRequest) -> Value {
+        let bot = self.clone();
+        let work = async move {
+            let reply = bot.command(&cmd).await;
+            (cmd, reply)
+        };
+        match deadline::within(self.answer_within, work).await {
+            Ok((_, reply)) => reply,
+            Err(late) => {
+                let bot = self.clone();
+                tokio::spawn(async move {
+                    let (cmd, reply) = late.await;
+                    let to = Asker {
+                        team: cmd.team,
+                        channel: cmd.channel,
+                        user: cmd.user,
+                    };
+                    bot.send_late_reply(to, reply).await;
+                });
+                ephemeral_reply(STILL_WORKING)
+            }
+        }
+    }
+
+    /// Queues the answer to a request that was acknowledged before it was ready: in the
+    /// channel for an `in_channel` answer, else to the person who asked only.
+    async fn send_late_reply(self: Arc<Self>, to: Asker, reply: Value) {
+        let bot = self.clone();
+        let queued = deadline::off_the_runtime(async move {
+            let op = api::late_reply(&to.channel, &to.user, &reply)
+                .map_err(|e| AppError::from(InternalError::new("late slack reply", e)))?;
+            bot.app.store.commit(crate::store::Batch {
+                outbox: vec![NewOutbox {
+                    platform: Platform::Slack,
+                    lane: format!("slack|{}|{}|late", to.team, to.channel),
+                    op: op.into(),
+                    produces: None,
+                }],
+                ..Default::default()
+            })?;
+            Ok::<(), AppError>(())
+        })
+        .await;
+        match queued {
+            Ok(Ok(())) => self.outbox.notify(),
+            Ok(Err(e)) => tracing::error!("cannot queue a late answer to a command: {e}"),
+            Err(e) => tracing::error!("queuing a late answer to a command failed: {e}"),
+        }
+    }
+
+    /// The answer to `/tradeoff ...`, however long it takes. `start` awaits its write's
+    /// sync; `poll` awaits `users.info`, bounded well within Slack's 3 s.
     pub async fn command(self: &Arc<Self>, cmd: &CommandRequest) -> Value {
         let mut words = cmd.text.split_whitespace();
         let sub = words.next().unwrap_or("help").to_lowercase();
         let rest: Vec<&str> = words.collect();
+        let apology = |e: tokio::task::JoinError| {
+            let error = crate::app::InternalError::new("slack command", e);
+            ephemeral_reply(&error.apology())
+        };
         match sub.as_str() {
-            "poll" => return self.poll_command(cmd, &rest.join(" ")).await,
+            // The hot path: its write is awaited without a thread.
             "start" => return self.start(cmd, rest.first().copied()).await,
+            "poll" => {
+                let (bot, cmd, args) = (self.clone(), cmd.clone(), rest.join(" "));
+                return deadline::off_the_runtime(
+                    async move { bot.poll_command(&cmd, &args).await },
+                )
+                .await
+                .unwrap_or_else(apology);
+            }
             _ => {}
         }
         // The rest reads the store, which can mean applying its pending writes first:
@@ -164,10 +244,7 @@ impl SlackBot {
         let (bot, cmd) = (self.clone(), cmd.clone());
         tokio::task::spawn_blocking(move || bot.command_now(&cmd, &sub))
             .await
-            .unwrap_or_else(|e| {
-                let error = crate::app::InternalError::new("slack command", e);
-                ephemeral_reply(&error.apology())
-            })
+            .unwrap_or_else(apology)
     }
 
     /// The subcommands that read the store (on the blocking pool).
@@ -291,9 +368,45 @@ impl SlackBot {
     // Clicks and thread replies
     // -----------------------------------------------------------------------------------
 
+    /// Handles an interaction off the async workers, and answers a click within Slack's
+    /// deadline: a click is acknowledged with an empty 200 however long its work takes,
+    /// and what the work posts goes through the outbox as usual. If that late work fails,
+    /// the clicker is told. A modal's submission is always awaited, because its errors can
+    /// only be shown in the answer (past the deadline Slack keeps the modal open and says
+    /// so, and the member can submit again).
+    pub async fn answer_interaction(
+        self: &Arc<Self>,
+        event: SlackInteractionEvent,
+    ) -> Result<Option<Value>, AppError> {
+        let clicker = payload::clicker(&event);
+        let bot = self.clone();
+        let work = async move {
+            deadline::off_the_runtime(async move { bot.interaction(&event).await })
+                .await
+                .unwrap_or_else(|e| Err(InternalError::new("slack interaction", e).into()))
+        };
+        let Some(to) = clicker else {
+            return work.await;
+        };
+        match deadline::within(self.answer_within, work).await {
+            Ok(done) => done,
+            Err(late) => {
+                let bot = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = late.await {
+                        bot.send_late_reply(to, ephemeral_reply(&e.user_text()))
+                            .await;
+                    }
+                });
+                Ok(None)
+            }
+        }
+    }
+
     /// Handles an interaction: a click (`block_actions`; a delivery seen before is
     /// ignored), or a submitted poll modal (`view_submission`). `Some(body)` is the JSON to
-    /// answer with (a modal's errors); `None` is an empty 200.
+    /// answer with (a modal's errors); `None` is an empty 200. Blocks on the store: call
+    /// it off the async workers.
     pub async fn interaction(
         &self,
         event: &SlackInteractionEvent,

@@ -95,7 +95,7 @@ async fn commands(
 ) -> Result<Json<serde_json::Value>, Rejection> {
     check(&state, &headers, &body)?;
     let cmd = payload::parse_command(&body)?;
-    Ok(Json(state.bot.command(&cmd).await))
+    Ok(Json(state.bot.answer_command(cmd).await))
 }
 
 /// A modal's submission is answered with an empty 200 (the modal closes) or with its
@@ -107,7 +107,7 @@ async fn interactions(
 ) -> Result<Response, Rejection> {
     check(&state, &headers, &body)?;
     let event = payload::parse_interaction_form(&body)?;
-    Ok(match state.bot.interaction(&event).await? {
+    Ok(match state.bot.answer_interaction(event).await? {
         Some(reply) => Json(reply).into_response(),
         None => StatusCode::OK.into_response(),
     })

@@ -101,6 +101,26 @@ pub struct ActionRequest {
     pub message_ts: String,
 }
 
+/// Who asked, and where: the person a late answer goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    pub team: String,
+    pub channel: String,
+    pub user: String,
+}
+
+/// Who clicked where, for a `block_actions` interaction with a user and a channel.
+pub fn clicker(event: &SlackInteractionEvent) -> Option<Asker> {
+    let SlackInteractionEvent::BlockActions(ev) = event else {
+        return None;
+    };
+    Some(Asker {
+        team: ev.team.id.to_string(),
+        channel: action_channel(ev)?,
+        user: ev.user.as_ref()?.id.to_string(),
+    })
+}
+
 /// Parses the form body of an interactivity request (`payload=<JSON>`).
 pub fn parse_interaction_form(body: &[u8]) -> Result<SlackInteractionEvent, PayloadError> {
     #[derive(Deserialize)]

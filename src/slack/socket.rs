@@ -28,7 +28,7 @@ async fn on_command(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
-    let reply = bot.command(&CommandRequest::from(&event)).await;
+    let reply = bot.answer_command(CommandRequest::from(&event)).await;
     Ok(serde_json::from_value(reply)?)
 }
 
@@ -40,7 +40,7 @@ async fn on_interaction(
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
     // Errors were logged with an id; acknowledging keeps Slack from redelivering into the
     // same failure. A modal's errors go back in the acknowledgement.
-    Ok(match bot.interaction(&event).await {
+    Ok(match bot.answer_interaction(event).await {
         Ok(Some(reply)) => SlackInteractionResponse::from(serde_json::from_value::<
             SlackViewSubmissionResponse,
         >(reply)?),
@@ -54,7 +54,8 @@ async fn on_push(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
-    let _ = bot.event(&event);
+    // The store may block: off the async workers. A failure was logged with its id.
+    let _ = crate::deadline::off_the_runtime(async move { bot.event(&event) }).await;
     Ok(())
 }
 

@@ -66,3 +66,193 @@ pub fn save_conversation(
         })
         .unwrap();
 }
+
+/// A gate that store calls wait at while it is closed: a disk that has stalled. A Slack
+/// `start` appends to the store on the async workers (the append is a copy into memory;
+/// its sync is awaited), so a test must not stall one: that would block them, which the
+/// real store's append does not.
+#[derive(Clone, Default)]
+pub struct Stall(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Stall {
+    pub fn close(&self) {
+        *self.0 .0.lock().unwrap() = true;
+    }
+
+    pub fn open(&self) {
+        *self.0 .0.lock().unwrap() = false;
+        self.0 .1.notify_all();
+    }
+
+    /// Waits while the gate is closed, for at most 20 s, so that a test whose code under
+    /// test holds the gate's opener up fails instead of hanging.
+    fn pass(&self) {
+        let closed = self.0 .0.lock().unwrap();
+        let _ = self
+            .0
+             .1
+            .wait_timeout_while(closed, std::time::Duration::from_secs(20), |c| *c)
+            .unwrap();
+    }
+}
+
+/// The real sled store, with every call passing through a [`Stall`] first.
+pub struct StallingStore {
+    pub inner: Arc<dyn Store>,
+    pub stall: Stall,
+}
+
+/// `inner`, with its calls waiting while the returned gate is closed.
+pub fn stalling(inner: Arc<dyn Store>) -> (Arc<dyn Store>, Stall) {
+    let stall = Stall::default();
+    let store = Arc::new(StallingStore {
+        inner,
+        stall: stall.clone(),
+    });
+    (store, stall)
+}
+
+/// An app on a sled store in `dir` whose calls wait while the returned gate is closed.
+pub fn stalling_app_in(dir: &Path, packs_root: &Path) -> (App, Stall) {
+    let (store, stall) = stalling(Arc::new(SledStore::open(dir).expect("open store")));
+    let sources = tradeoff::packs::read_dir(packs_root).expect("packs load");
+    let catalog = Catalog::load(store.clone(), sources).expect("catalog");
+    (App::new(store, catalog), stall)
+}
+
+mod stalling {
+    use super::StallingStore;
+    use tradeoff::core::conversation::Conversation;
+    use tradeoff::core::ids::{ChannelId, ConversationKey, PackId, Platform, PollId, WorkspaceId};
+    use tradeoff::core::poll::Poll;
+    use tradeoff::store::*;
+
+    impl Store for StallingStore {
+        fn put_pack(&self, source: &PackSource) -> StoreResult<u32> {
+            self.stall.pass();
+            self.inner.put_pack(source)
+        }
+        fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>> {
+            self.stall.pass();
+            self.inner.pack(id, version)
+        }
+        fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>> {
+            self.stall.pass();
+            self.inner.conversation(key)
+        }
+        fn put_conversation(&self, key: &ConversationKey, c: &Conversation) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.put_conversation(key, c)
+        }
+        fn conversations_in_channel(
+            &self,
+            platform: Platform,
+            workspace: &WorkspaceId,
+            channel: &ChannelId,
+        ) -> StoreResult<Vec<(ConversationKey, Conversation)>> {
+            self.stall.pass();
+            self.inner
+                .conversations_in_channel(platform, workspace, channel)
+        }
+        fn put_result(&self, record: &ResultRecord) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.put_result(record)
+        }
+        fn latest_result(
+            &self,
+            platform: Platform,
+            workspace: &WorkspaceId,
+            channel: &ChannelId,
+        ) -> StoreResult<Option<ResultRecord>> {
+            self.stall.pass();
+            self.inner.latest_result(platform, workspace, channel)
+        }
+        fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>> {
+            self.stall.pass();
+            self.inner.commit(batch)
+        }
+        fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)> {
+            self.stall.pass();
+            self.inner.commit_deferred(batch)
+        }
+        fn outbox_pending_after(
+            &self,
+            platform: Platform,
+            after: Option<u64>,
+            limit: usize,
+        ) -> StoreResult<Vec<OutboxEntry>> {
+            self.stall.pass();
+            self.inner.outbox_pending_after(platform, after, limit)
+        }
+        fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.outbox_retry(entry)
+        }
+        fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.outbox_delivered(id, produced)
+        }
+        fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.outbox_dead(entry, reason)
+        }
+        fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>> {
+            self.stall.pass();
+            self.inner.outbox_dead_letters()
+        }
+        fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>> {
+            self.stall.pass();
+            self.inner.poll(id)
+        }
+        fn open_polls(&self) -> StoreResult<Vec<Poll>> {
+            self.stall.pass();
+            self.inner.open_polls()
+        }
+        fn open_poll_in(
+            &self,
+            platform: Platform,
+            workspace: &WorkspaceId,
+            channel: &ChannelId,
+        ) -> StoreResult<Option<Poll>> {
+            self.stall.pass();
+            self.inner.open_poll_in(platform, workspace, channel)
+        }
+        fn poll_response(
+            &self,
+            poll: &PollId,
+            round: u32,
+            respondent: &str,
+        ) -> StoreResult<Option<PollResponse>> {
+            self.stall.pass();
+            self.inner.poll_response(poll, round, respondent)
+        }
+        fn poll_responses(
+            &self,
+            poll: &PollId,
+            round: u32,
+        ) -> StoreResult<Vec<(String, PollResponse)>> {
+            self.stall.pass();
+            self.inner.poll_responses(poll, round)
+        }
+        fn get_ref(&self, name: &str) -> StoreResult<Option<String>> {
+            self.stall.pass();
+            self.inner.get_ref(name)
+        }
+        fn put_ref(&self, name: &str, value: &str) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.put_ref(name, value)
+        }
+        fn first_time(&self, key: &str, now: i64) -> StoreResult<bool> {
+            self.stall.pass();
+            self.inner.first_time(key, now)
+        }
+        fn unsee(&self, key: &str) -> StoreResult<()> {
+            self.stall.pass();
+            self.inner.unsee(key)
+        }
+        fn forget_seen(&self, older_than: i64) -> StoreResult<usize> {
+            self.stall.pass();
+            self.inner.forget_seen(older_than)
+        }
+    }
+}
