@@ -464,3 +464,173 @@ async fn discord_register_sends_a_valid_bulk_overwrite() {
         assert!(valid_description(&c["name"]), "choice name 1-100");
     }
 }
+
+/// The bot on a store whose calls wait while the returned gate is closed (a stalled disk),
+/// deferring interactions whose work outlasts 300 ms.
+async fn stalling_bot(standin: &StandIn) -> (TestBot, common::Stall) {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = std::sync::Arc::new(tradeoff::store::SledStore::open(dir.path()).unwrap());
+    let (store, stall) = common::stalling(sled.clone());
+    let bot = TestBot::start_on(
+        standin,
+        dir,
+        sled,
+        store,
+        Some(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    (bot, stall)
+}
+
+/// Waits (up to 10 s) until `bot` has `n` queued messages, then delivers them.
+async fn deliver_when_queued(bot: &TestBot, n: usize) {
+    for _ in 0..500 {
+        if bot
+            .store
+            .outbox_pending(Platform::Discord)
+            .is_ok_and(|p| p.len() >= n)
+        {
+            while bot.deliver().await.sent > 0 {}
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {n} messages were ever queued");
+}
+
+fn command(sub: &str) -> Value {
+    let mut c = fixture("command_start");
+    c["data"]["options"] = json!([{ "name": sub, "type": 1, "options": [] }]);
+    c
+}
+
+/// Discord shows "The application did not respond" after 3 s. A command held up by the
+/// store is deferred in time, and its answer follows through the interaction's webhook:
+/// a private answer as a private follow-up, the deferral in the channel removed.
+#[tokio::test]
+async fn a_command_held_up_by_the_store_is_deferred_and_its_private_answer_follows() {
+    let standin = StandIn::start().await;
+    let (bot, stall) = stalling_bot(&standin).await;
+    let on_time = bot.interact(&command("result")).await;
+    assert_eq!(on_time["data"]["flags"], 64, "{on_time}");
+
+    stall.close();
+    let asked = std::time::Instant::now();
+    let deferred = bot.interact(&command("result")).await;
+    assert!(asked.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(deferred, json!({ "type": 5 }));
+    stall.open();
+    deliver_when_queued(&bot, 2).await;
+    let calls = standin.calls();
+    let late: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|c| (c.method.as_str(), c.path.as_str()))
+        .collect();
+    let token = fixture("command_start")["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let webhook = format!("/webhooks/{APP_ID}/{token}");
+    let original = format!("{webhook}/messages/@original");
+    assert_eq!(
+        late,
+        [("DELETE", original.as_str()), ("POST", webhook.as_str())]
+    );
+    assert_eq!(calls[1].body["content"], on_time["data"]["content"]);
+    assert_eq!(calls[1].body["flags"], 64);
+    assert_eq!(
+        calls[1].authorization, None,
+        "the token in the path is the authority"
+    );
+
+    // Through the gateway, the deferral goes to the interaction's callback.
+    let gateway = Gateway {
+        bot: bot.bot.clone(),
+    };
+    stall.close();
+    let interaction = serde_json::from_value(command("result")).unwrap();
+    assert!(matches!(
+        gateway.on_interaction(interaction).await,
+        tradeoff::outbox::Delivery::Sent(_)
+    ));
+    let callback = standin.calls().pop().unwrap();
+    assert!(callback.path.ends_with("/callback"), "{}", callback.path);
+    assert_eq!(callback.body, json!({ "type": 5 }));
+    stall.open();
+    deliver_when_queued(&bot, 2).await;
+    assert_eq!(standin.calls().len(), 5, "{:?}", standin.calls());
+}
+
+/// A `/tradeoff start` held up by the store is deferred in time; once its write goes
+/// through, the deferral becomes the thread's starting message, and the thread opens on it.
+#[tokio::test]
+async fn a_start_held_up_by_the_store_is_deferred_and_its_thread_opens_later() {
+    let standin = StandIn::start().await;
+    let (bot, stall) = stalling_bot(&standin).await;
+    stall.close();
+    let deferred = bot.interact(&fixture("command_start")).await;
+    assert_eq!(deferred, json!({ "type": 5 }));
+    stall.open();
+    // The start's own three (its message's id, the thread, the first question), and the
+    // edit that puts the start's message in place of the deferral.
+    deliver_when_queued(&bot, 4).await;
+    let calls = standin.calls();
+    let edit = calls
+        .iter()
+        .find(|c| c.method == "PATCH" && c.path.ends_with("/messages/@original"))
+        .expect("the deferral was replaced with the start's message");
+    assert!(
+        edit.body["content"]
+            .as_str()
+            .unwrap()
+            .contains("started by"),
+        "{}",
+        edit.body
+    );
+    assert!(edit.body.get("flags").is_none(), "{}", edit.body);
+    assert!(calls
+        .iter()
+        .any(|c| c.method == "POST" && c.path.ends_with("/threads")));
+    assert!(
+        calls.iter().any(|c| c.method == "POST"
+            && c.path.ends_with("/messages")
+            && c.body["components"]
+                .as_array()
+                .is_some_and(|rows| !rows.is_empty())),
+        "the first question was asked: {calls:?}"
+    );
+}
+
+/// A click held up by the store is deferred as an update (its message stays as it is), and
+/// the update follows: the question shows its answer once the store moves.
+#[tokio::test]
+async fn a_click_held_up_by_the_store_is_deferred_and_its_update_follows() {
+    let standin = StandIn::start().await;
+    let (bot, stall) = stalling_bot(&standin).await;
+    let thread = started_thread(&standin, &bot).await;
+    let question = current_question(&standin, &thread).expect("a question was asked");
+    let custom_id = question["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = standin.calls().len();
+
+    stall.close();
+    let deferred = bot.interact(&click(&thread, &custom_id, 90)).await;
+    assert_eq!(deferred, json!({ "type": 6 }));
+    stall.open();
+    // The next question, and the update of the clicked one.
+    deliver_when_queued(&bot, 2).await;
+    let calls = standin.calls();
+    let edit = calls[before..]
+        .iter()
+        .find(|c| c.method == "PATCH" && c.path.ends_with("/messages/@original"))
+        .unwrap_or_else(|| panic!("the clicked question was not updated: {calls:?}"));
+    assert!(
+        edit.body["components"]
+            .as_array()
+            .is_none_or(|rows| rows.is_empty()),
+        "an answered question keeps no buttons: {}",
+        edit.body
+    );
+}

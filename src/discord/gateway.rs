@@ -20,8 +20,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Handles an interaction and sends its answer to
-    /// `POST /interactions/{id}/{token}/callback`, straight away: the 3 seconds count.
+    /// Handles an interaction and sends its answer (or, when the work takes longer, its
+    /// deferral) to `POST /interactions/{id}/{token}/callback`: the 3 seconds count.
     pub async fn on_interaction(&self, interaction: Interaction) -> Delivery {
         let (id, token) = match &interaction {
             Interaction::Command(c) => (c.id, c.token.clone()),
@@ -31,13 +31,7 @@ impl Gateway {
             // PING never comes through the gateway.
             _ => return Delivery::Refused("no callback for this interaction".into()),
         };
-        let bot = self.bot.clone();
-        let response =
-            match tokio::task::spawn_blocking(move || bot.handle_interaction(&interaction)).await {
-                Ok(r) => r,
-                Err(e) => return Delivery::Refused(format!("the interaction handler failed: {e}")),
-            };
-        let body = response.to_json();
+        let body = self.bot.answer_interaction(interaction).await.to_json();
         let delivery = self
             .bot
             .rest

@@ -31,6 +31,7 @@ use serenity::model::application::{
 use serenity::model::channel::{ChannelType, Message as DiscordMessage, PartialChannel};
 use serenity::model::user::User;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// How long a thread stays open without activity, in minutes (one of Discord's values).
 const AUTO_ARCHIVE_MINUTES: u32 = 1440;
@@ -46,6 +47,8 @@ pub struct DiscordBot {
     /// The bot's user id, to recognise mentions. The application id until the gateway's
     /// READY says otherwise (they are the same for every bot made since 2020).
     bot_user_id: RwLock<String>,
+    /// How long an interaction waits for its work before it is answered with a deferral.
+    pub(super) answer_within: Duration,
 }
 
 /// An interaction response, as Discord expects it in the HTTP answer or the callback.
@@ -56,6 +59,10 @@ pub enum Response {
     Message(Message),
     /// Type 7: the clicked message, updated in place.
     Update(Message),
+    /// Type 5: "thinking" in the channel; the answer follows (see [`super::late`]).
+    Deferred,
+    /// Type 6: the clicked message stays as it is; the answer follows.
+    DeferredUpdate,
 }
 
 impl Response {
@@ -64,6 +71,8 @@ impl Response {
             Response::Pong => json!({ "type": 1 }),
             Response::Message(m) => json!({ "type": 4, "data": m.to_json() }),
             Response::Update(m) => json!({ "type": 7, "data": m.to_json() }),
+            Response::Deferred => json!({ "type": 5 }),
+            Response::DeferredUpdate => json!({ "type": 6 }),
         }
     }
 
@@ -148,7 +157,15 @@ impl DiscordBot {
             clock,
             bot_user_id: RwLock::new(config.application_id.clone()),
             app,
+            answer_within: crate::deadline::ANSWER_WITHIN,
         }
+    }
+
+    /// Defers interactions whose work takes longer than `budget` (the default is
+    /// [`crate::deadline::ANSWER_WITHIN`], under Discord's 3 seconds).
+    pub fn with_answer_within(mut self, budget: Duration) -> Self {
+        self.answer_within = budget;
+        self
     }
 
     /// Seconds since the epoch, from the bot's clock.

@@ -59,13 +59,6 @@ async fn interactions(
             return (StatusCode::BAD_REQUEST, "malformed interaction").into_response();
         }
     };
-    // The handler writes to the store (a flushed write): keep it off the async workers.
-    let response = tokio::task::spawn_blocking(move || bot.handle_interaction(&interaction)).await;
-    match response {
-        Ok(r) => Json(r.to_json()).into_response(),
-        Err(e) => {
-            tracing::error!("the interaction handler failed: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    // Off the async workers (the handler writes to the store), answered within 3 s.
+    Json(bot.answer_interaction(interaction).await.to_json()).into_response()
 }

@@ -9,6 +9,7 @@
 //! - [`polls`]: team polls: the poll message, the private answering form, the summary and
 //!   reminders.
 //! - [`http`]: `POST /discord/interactions`.
+//! - `late`: answering within 3 seconds when the work takes longer.
 //! - [`gateway`]: serenity's client feeding the same handler.
 //! - [`rest`]: REST calls and the outbox's sender.
 //! - [`commands`]: the `/tradeoff` definition and `discord-register`.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod gateway;
 pub mod handler;
 pub mod http;
+mod late;
 pub mod polls;
 pub mod render;
 pub mod rest;

@@ -193,6 +193,16 @@ async fn answer(
         ("PATCH", ["channels", channel, "messages", message]) => {
             json(message_object(message, channel, &body))
         }
+        ("PATCH", ["webhooks", app, _token, "messages", "@original"]) if *app == APP_ID => {
+            json(message_object(&id(), CHANNEL, &body))
+        }
+        ("DELETE", ["webhooks", app, _token, "messages", "@original"]) if *app == APP_ID => {
+            StatusCode::NO_CONTENT.into_response()
+        }
+        // A follow-up message to an interaction.
+        ("POST", ["webhooks", app, _token]) if *app == APP_ID => {
+            json(message_object(&id(), CHANNEL, &body))
+        }
         ("POST", ["interactions", _id, _token, "callback"]) => {
             StatusCode::NO_CONTENT.into_response()
         }
@@ -270,11 +280,27 @@ impl TestBot {
     pub async fn start_in(standin: &StandIn, dir: TempDir) -> TestBot {
         let sled = Arc::new(SledStore::open(dir.path()).unwrap());
         let store: Arc<dyn Store> = sled.clone();
+        Self::start_on(standin, dir, sled, store, None).await
+    }
+
+    /// On `store`, which reaches `sled` (itself, or a wrapper of it); with `answer_within`,
+    /// interactions whose work takes longer are deferred after that long.
+    pub async fn start_on(
+        standin: &StandIn,
+        dir: TempDir,
+        sled: Arc<SledStore>,
+        store: Arc<dyn Store>,
+        answer_within: Option<std::time::Duration>,
+    ) -> TestBot {
         let catalog = Catalog::load(store.clone(), tradeoff::packs::builtin()).unwrap();
         let app = Arc::new(App::new(store.clone(), catalog));
         let clock = TestClock::at(NOW);
         let config = args(&standin.url).config().unwrap().unwrap();
-        let bot = Arc::new(DiscordBot::new(app.clone(), &config, clock.clone()));
+        let mut bot = DiscordBot::new(app.clone(), &config, clock.clone());
+        if let Some(budget) = answer_within {
+            bot = bot.with_answer_within(budget);
+        }
+        let bot = Arc::new(bot);
         let router = tradeoff::http::router(tradeoff::http::HttpState {
             app,
             slack: None,
