@@ -624,6 +624,19 @@ async fn stalling_harness(
 
 const STILL_WORKING: &str = "taking longer than usual";
 
+/// Waits until at least `n` messages are queued (work finishing after its answer queues
+/// them), then delivers them.
+async fn deliver_when_queued(h: &Harness, n: usize) {
+    until(&format!("{n} messages are queued"), || {
+        h.app
+            .store
+            .outbox_pending(Platform::Slack)
+            .is_ok_and(|p| p.len() >= n)
+    })
+    .await;
+    h.deliver().await;
+}
+
 /// Slack shows an error for a command not answered within 3 s. A command held up by the
 /// store is answered in time with a note, and its real answer follows as a message once
 /// the store moves again: the same answer the command gives when nothing is held up.
@@ -653,14 +666,7 @@ async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follo
     );
 
     stall.open();
-    until("the late answer is queued", || {
-        h.app
-            .store
-            .outbox_pending(Platform::Slack)
-            .is_ok_and(|p| !p.is_empty())
-    })
-    .await;
-    h.deliver().await;
+    deliver_when_queued(&h, 1).await;
     let posted = stand_in.calls_of("chat.postEphemeral");
     assert_eq!(posted.len(), 1, "{:?}", stand_in.calls());
     assert_eq!(posted[0].body["channel"], CHANNEL);
@@ -699,14 +705,7 @@ async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
     assert!(stand_in.calls_of("chat.update").is_empty());
 
     stall.open();
-    until("the click's answer is queued", || {
-        h.app
-            .store
-            .outbox_pending(Platform::Slack)
-            .is_ok_and(|p| p.len() >= 2)
-    })
-    .await;
-    h.deliver().await;
+    deliver_when_queued(&h, 2).await;
     assert_eq!(
         stand_in.calls_of("chat.update").len(),
         1,
@@ -745,13 +744,7 @@ async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
         200
     );
     stall.open();
-    until("the apology is queued", || {
-        store
-            .outbox_pending(Platform::Slack)
-            .is_ok_and(|p| !p.is_empty())
-    })
-    .await;
-    h.deliver().await;
+    deliver_when_queued(&h, 1).await;
     let told = stand_in.calls_of("chat.postEphemeral");
     assert_eq!(told.len(), 1, "{:?}", stand_in.calls());
     assert_eq!(told[0].body["user"], "U2");
