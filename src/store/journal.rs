@@ -4,7 +4,9 @@
 //! Why: a sled insert costs several microseconds of CPU and a multi-tree transaction tens,
 //! which on one core is more than the rest of a request. An append here is a memcpy under a
 //! lock. One writer thread writes the appended records out and syncs them, so every write
-//! made while a sync is running shares the next one (group commit); waiters are woken by a
+//! made while a sync is running shares the next one (group commit). Writing to the file
+//! holds a lock of its own, never the appenders': an append never waits for the disk, even
+//! when the OS makes a write wait for its page cache. Waiters are woken by a
 //! condition variable (threads) or a watch channel (async tasks), so the HTTP path never
 //! blocks a runtime worker.
 //!
@@ -120,12 +122,7 @@ struct State {
     next_seq: u64,
     /// Encoded records appended and not yet written to the segment.
     buffer: Vec<u8>,
-    file: Arc<File>,
-    /// Where the next record goes in the segment file.
-    segment_bytes: u64,
-    /// The segment file is zeros (or records) up to here.
-    zeroed: u64,
-    /// Every record up to here is in the segment file (perhaps not yet synced).
+    /// Every record up to here is in a segment file (perhaps not yet synced).
     written: u64,
     durable: u64,
     failed: Option<String>,
@@ -135,11 +132,33 @@ struct State {
     writer_idle: bool,
 }
 
-impl State {
-    /// Writes the buffer where the next record goes, first filling the segment with zeros
-    /// `zero_ahead` bytes past the buffer's end if the zeros do not reach that far.
-    fn write_buffer(&mut self, zero_ahead: u64) -> std::io::Result<()> {
-        let end = self.segment_bytes + self.buffer.len() as u64;
+/// The segment being written. Whoever writes to it holds its lock across the write, and
+/// takes the state's lock only to take the buffer and to record what was written: appends
+/// never wait for the disk.
+struct Segment {
+    file: Arc<File>,
+    /// Where the next record goes in the file.
+    bytes: u64,
+    /// The file is zeros (or records) up to here.
+    zeroed: u64,
+    /// An empty buffer with room, swapped for the state's full one.
+    spare: Vec<u8>,
+}
+
+impl Segment {
+    fn new(file: File) -> Self {
+        Segment {
+            file: Arc::new(file),
+            bytes: 0,
+            zeroed: 0,
+            spare: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Writes `records` where the next record goes, first filling the file with zeros
+    /// `zero_ahead` bytes past their end if the zeros do not reach that far.
+    fn write(&mut self, records: &[u8], zero_ahead: u64) -> std::io::Result<()> {
+        let end = self.bytes + records.len() as u64;
         if end > self.zeroed {
             let to = end + zero_ahead;
             while self.zeroed < to {
@@ -148,13 +167,17 @@ impl State {
                 self.zeroed += n;
             }
         }
-        self.file.write_all_at(&self.buffer, self.segment_bytes)
+        self.file.write_all_at(records, self.bytes)?;
+        self.bytes = end;
+        Ok(())
     }
 }
 
 pub(super) struct Journal {
     dir: PathBuf,
     segment_limit: u64,
+    /// Taken before `state` when both are held.
+    segment: Mutex<Segment>,
     state: Mutex<State>,
     /// Wakes the writer thread: something to write, or stop.
     work: Condvar,
@@ -184,12 +207,10 @@ impl Journal {
         Ok(Arc::new(Journal {
             dir: dir.to_path_buf(),
             segment_limit,
+            segment: Mutex::new(Segment::new(file)),
             state: Mutex::new(State {
                 next_seq: last_seq + 1,
                 buffer: Vec::with_capacity(64 * 1024),
-                file: Arc::new(file),
-                segment_bytes: 0,
-                zeroed: 0,
                 written: last_seq,
                 durable: last_seq,
                 failed: None,
@@ -204,6 +225,10 @@ impl Journal {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn segment(&self) -> MutexGuard<'_, Segment> {
+        self.segment.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Appends one record, built from its sequence number (outbox ids derive from it, so
@@ -255,26 +280,46 @@ impl Journal {
     /// Writes what is buffered to the segment (without syncing), so a reader can apply
     /// it; returns the last sequence number written.
     pub(super) fn write_out(&self) -> StoreResult<u64> {
-        let mut st = self.lock();
-        self.write_buffer(&mut st);
+        self.write_buffer();
+        let st = self.lock();
         match &st.failed {
             Some(error) => Err(journal_failed(error)),
             None => Ok(st.written),
         }
     }
 
-    fn write_buffer(&self, st: &mut State) {
-        if st.buffer.is_empty() || st.failed.is_some() {
-            return;
-        }
-        match st.write_buffer(ZERO_AHEAD.min(self.segment_limit)) {
-            Ok(()) => {
-                st.segment_bytes += st.buffer.len() as u64;
-                st.written = st.next_seq - 1;
-                st.buffer.clear();
+    /// Takes the buffered records and writes them to the segment, holding only the
+    /// segment's lock while writing.
+    fn write_buffer(&self) {
+        let mut segment = self.segment();
+        let (records, last) = {
+            let mut st = self.lock();
+            if st.buffer.is_empty() || st.failed.is_some() {
+                return;
             }
-            Err(e) => self.fail(st, format!("writing the journal: {e}")),
+            let spare = std::mem::take(&mut segment.spare);
+            (std::mem::replace(&mut st.buffer, spare), st.next_seq - 1)
+        };
+        let wrote = segment.write(&records, ZERO_AHEAD.min(self.segment_limit));
+        {
+            let mut st = self.lock();
+            match wrote {
+                Ok(()) => {
+                    st.written = last;
+                    // The writer may have found the buffer empty (taken here) and nothing
+                    // written that was not synced (not yet recorded here), and gone idle:
+                    // these records still need their sync.
+                    if st.writer_idle {
+                        self.work.notify_one();
+                    }
+                }
+                // The records were never acknowledged: their waiters get the error.
+                Err(e) => self.fail(&mut st, format!("writing the journal: {e}")),
+            }
         }
+        let mut records = records;
+        records.clear();
+        segment.spare = records;
     }
 
     fn fail(&self, st: &mut State, error: String) {
@@ -294,62 +339,89 @@ impl Journal {
         // How many records the previous sync covered: more than one means writes are
         // arriving faster than syncs complete.
         let mut last_group = 0u64;
-        let mut st = self.lock();
         loop {
-            while st.buffer.is_empty() && st.written == st.durable && !st.stopping {
-                st.writer_idle = true;
-                st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
-                st.writer_idle = false;
-            }
-            if last_group >= GROUP_BUSY && !st.stopping {
-                // Busy: let the writes of the next moment join this sync. Fewer, larger
-                // syncs cost less CPU and disk. The wait ends as soon as appends pause
-                // (the requests at hand are all in), and never lasts past GROUP_WAIT.
-                let until = std::time::Instant::now() + GROUP_WAIT;
-                loop {
-                    let seen = st.next_seq;
-                    drop(st);
-                    std::thread::sleep(GROUP_QUIET);
-                    st = self.lock();
-                    if st.next_seq == seen || st.stopping || std::time::Instant::now() >= until {
-                        break;
+            {
+                let mut st = self.lock();
+                while st.buffer.is_empty() && st.written == st.durable && !st.stopping {
+                    st.writer_idle = true;
+                    st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st.writer_idle = false;
+                }
+                if last_group >= GROUP_BUSY && !st.stopping {
+                    // Busy: let the writes of the next moment join this sync. Fewer,
+                    // larger syncs cost less CPU and disk. The wait ends as soon as
+                    // appends pause (the requests at hand are all in), and never lasts
+                    // past GROUP_WAIT.
+                    let until = std::time::Instant::now() + GROUP_WAIT;
+                    loop {
+                        let seen = st.next_seq;
+                        drop(st);
+                        std::thread::sleep(GROUP_QUIET);
+                        st = self.lock();
+                        if st.next_seq == seen || st.stopping || std::time::Instant::now() >= until
+                        {
+                            break;
+                        }
                     }
                 }
             }
-            self.write_buffer(&mut st);
-            if st.failed.is_some() {
-                return;
-            }
-            if st.written == st.durable {
-                // Stopping, and nothing left to sync.
-                return;
-            }
-            let target = st.written;
-            let file = st.file.clone();
-            drop(st);
+            self.write_buffer();
+            // Only this thread changes the segment's file, so every record up to `target`
+            // is in `file`.
+            let file = self.segment().file.clone();
+            let target = {
+                let st = self.lock();
+                if st.failed.is_some() {
+                    return;
+                }
+                if st.written == st.durable {
+                    // Stopping, and nothing left to sync.
+                    return;
+                }
+                st.written
+            };
             let synced = file.sync_data();
-            st = self.lock();
-            if let Err(e) = synced {
-                self.fail(&mut st, format!("syncing the journal: {e}"));
-                return;
-            }
-            last_group = target - st.durable;
-            st.durable = st.durable.max(target);
-            self.progress.send_replace(Progress {
-                durable: st.durable,
-                failed: false,
-            });
-            self.synced.notify_all();
-            if st.segment_bytes >= self.segment_limit && st.written == st.durable {
-                match new_segment(&self.dir, st.written + 1) {
-                    Ok(file) => {
-                        st.file = Arc::new(file);
-                        st.segment_bytes = 0;
-                        st.zeroed = 0;
-                    }
-                    Err(e) => tracing::warn!("cannot start a new journal segment: {e}"),
+            let all_synced = {
+                let mut st = self.lock();
+                if let Err(e) = synced {
+                    self.fail(&mut st, format!("syncing the journal: {e}"));
+                    return;
                 }
+                last_group = target - st.durable;
+                st.durable = st.durable.max(target);
+                self.progress.send_replace(Progress {
+                    durable: st.durable,
+                    failed: false,
+                });
+                self.synced.notify_all();
+                st.written == st.durable
+            };
+            if all_synced {
+                self.start_new_segment_if_full();
             }
+        }
+    }
+
+    /// Starts a new segment when the current one is full and all of it is synced.
+    fn start_new_segment_if_full(&self) {
+        let mut segment = self.segment();
+        if segment.bytes < self.segment_limit {
+            return;
+        }
+        let st = self.lock();
+        // Written meanwhile: the next sync covers it, and the change comes after that.
+        if st.written != st.durable {
+            return;
+        }
+        match new_segment(&self.dir, st.written + 1) {
+            Ok(file) => {
+                let spare = std::mem::take(&mut segment.spare);
+                *segment = Segment {
+                    spare,
+                    ..Segment::new(file)
+                };
+            }
+            Err(e) => tracing::warn!("cannot start a new journal segment: {e}"),
         }
     }
 
@@ -708,6 +780,27 @@ mod tests {
         assert_eq!((reader.last, tail), (10, Tail::Clean));
         journal.stop();
         writer.join().unwrap();
+    }
+
+    /// A write to the file in progress (which the OS can hold up, e.g. while it flushes its
+    /// page cache) does not hold up appends.
+    #[test]
+    fn an_append_does_not_wait_for_a_write_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), 0).unwrap();
+        let writing = journal.segment();
+        let (appended, rx) = std::sync::mpsc::channel();
+        {
+            let journal = journal.clone();
+            std::thread::spawn(move || {
+                let _ = appended.send(journal.append(|_| vec![Op::remove(0, b"k".to_vec())]));
+            });
+        }
+        let seq = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the append returned while the file was being written");
+        assert_eq!(seq.unwrap(), 1);
+        drop(writing);
     }
 
     /// Writers append while a reader applies, across many segment changes; the reader sees
