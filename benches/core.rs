@@ -231,7 +231,8 @@ fn poll_summary(c: &mut Criterion) {
 /// The work behind one Slack `/tradeoff start`, without HTTP: the app layer, queueing the
 /// parent message and first question (as facts, rendered when sent), and waiting for the
 /// journal's sync. One at a time, each start waits a whole sync of its own; under load,
-/// concurrent starts share one. The outbox is not running: the acknowledgement path alone.
+/// concurrent starts share one. The outbox is not running: the acknowledgement path alone,
+/// as requests take it (within the answer deadline).
 fn slack_start(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
@@ -252,7 +253,7 @@ fn slack_start(c: &mut Criterion) {
         text: "start".into(),
     };
     c.bench_function("slack /tradeoff start, acknowledgement path", |b| {
-        b.iter(|| runtime.block_on(bot.command(&cmd)))
+        b.iter(|| runtime.block_on(bot.answer_command(cmd.clone())))
     });
 }
 
