@@ -634,3 +634,38 @@ async fn a_click_held_up_by_the_store_is_deferred_and_its_update_follows() {
         edit.body
     );
 }
+
+/// A late response edits the deferral, so it must not reach Discord before the deferral
+/// does: it waits while the answer carrying the deferral is held (the gateway holds it
+/// until its callback is sent), and is queued once the answer is dropped.
+#[tokio::test]
+async fn a_late_response_waits_until_its_deferral_has_gone_out() {
+    let standin = StandIn::start().await;
+    let (bot, stall) = stalling_bot(&standin).await;
+    stall.close();
+    let interaction = serde_json::from_value(fixture("command_start")).unwrap();
+    let answer = bot.bot.answer_interaction(interaction).await;
+    assert_eq!(answer.response.to_json(), json!({ "type": 5 }));
+    stall.open();
+    let queued = || bot.store.outbox_pending(Platform::Discord).unwrap().len();
+    for _ in 0..500 {
+        if queued() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(queued(), 3, "the start's own messages are queued");
+    // The start is done; its response waits for the deferral.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        queued(),
+        3,
+        "the edit of the deferral waits while the answer is held"
+    );
+    drop(answer);
+    deliver_when_queued(&bot, 4).await;
+    assert!(standin
+        .calls()
+        .iter()
+        .any(|c| c.method == "PATCH" && c.path.ends_with("/messages/@original")));
+}

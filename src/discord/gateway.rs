@@ -31,16 +31,18 @@ impl Gateway {
             // PING never comes through the gateway.
             _ => return Delivery::Refused("no callback for this interaction".into()),
         };
-        let body = self.bot.answer_interaction(interaction).await.to_json();
+        let answer = self.bot.answer_interaction(interaction).await;
         let delivery = self
             .bot
             .rest
             .call(
                 "POST",
                 &format!("/interactions/{id}/{token}/callback"),
-                Some(&body),
+                Some(&answer.response.to_json()),
             )
             .await;
+        // Only now may a late response edit the deferral this callback carried.
+        drop(answer);
         if !matches!(delivery, Delivery::Sent(_)) {
             tracing::warn!(interaction = %id, "the interaction answer did not go through: {delivery:?}");
         }

@@ -59,6 +59,8 @@ async fn interactions(
             return (StatusCode::BAD_REQUEST, "malformed interaction").into_response();
         }
     };
-    // Off the async workers (the handler writes to the store), answered within 3 s.
-    Json(bot.answer_interaction(interaction).await.to_json()).into_response()
+    // Off the async workers (the handler writes to the store), answered within 3 s. A
+    // late response is released when `answer` is dropped here, as this response goes out.
+    let answer = bot.answer_interaction(interaction).await;
+    Json(answer.response.to_json()).into_response()
 }

@@ -13,6 +13,7 @@ use crate::store::{Batch, NewOutbox};
 use serde_json::Value;
 use serenity::model::application::Interaction;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 /// An interaction that can be answered late, and how.
 #[derive(Clone, Debug)]
@@ -76,11 +77,19 @@ impl Pending {
     }
 }
 
+/// An interaction's answer. While it is held, a late response waits: the deferral this
+/// answer carries must reach Discord first, or the response's edit of it would find
+/// nothing to edit. Drop it once the answer is sent.
+pub struct Answer {
+    pub response: Response,
+    _release: Option<oneshot::Sender<()>>,
+}
+
 impl DiscordBot {
     /// Handles an interaction off the async workers and answers it within Discord's
     /// deadline: with its response when the work is done in time, else with a deferral,
-    /// the response following through the outbox.
-    pub async fn answer_interaction(self: &Arc<Self>, interaction: Interaction) -> Response {
+    /// the response following through the outbox once the answer is dropped.
+    pub async fn answer_interaction(self: &Arc<Self>, interaction: Interaction) -> Answer {
         let pending = Pending::of(&interaction);
         let bot = self.clone();
         let work = async move {
@@ -90,19 +99,29 @@ impl DiscordBot {
                     Response::private(InternalError::new("discord interaction", e).apology())
                 })
         };
+        let on_time = |response| Answer {
+            response,
+            _release: None,
+        };
         let Some(pending) = pending else {
-            return work.await;
+            return on_time(work.await);
         };
         match deadline::within(self.answer_within, work).await {
-            Ok(response) => response,
+            Ok(response) => on_time(response),
             Err(late) => {
+                let (release, released) = oneshot::channel::<()>();
                 let deferral = pending.deferral();
                 let bot = self.clone();
                 tokio::spawn(async move {
                     let response = late.await;
+                    // Sent, or dropped: either way the deferral has gone (or never will).
+                    let _ = released.await;
                     bot.send_late(pending, response).await;
                 });
-                deferral
+                Answer {
+                    response: deferral,
+                    _release: Some(release),
+                }
             }
         }
     }

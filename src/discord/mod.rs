@@ -27,6 +27,7 @@ pub mod verify;
 
 pub use config::{DiscordArgs, DiscordConfig, Secret};
 pub use handler::{DiscordBot, Response};
+pub use late::Answer;
 
 use crate::app::App;
 use crate::outbox::{Clock, SystemClock};
