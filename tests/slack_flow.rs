@@ -598,12 +598,8 @@ async fn url_verification_answers_the_challenge() {
 }
 
 /// The bot on a store whose calls wait while the returned gate is closed (a stalled disk),
-/// answering requests whose work outlasts `budget` without waiting for it.
-async fn stalling_harness(
-    dir: &std::path::Path,
-    stand_in: &StandIn,
-    budget: std::time::Duration,
-) -> (Harness, common::Stall) {
+/// answering requests whose work outlasts 300 ms without waiting for it.
+async fn stalling_harness(dir: &std::path::Path, stand_in: &StandIn) -> (Harness, common::Stall) {
     let (app, stall) = common::stalling_app_in(dir, &common::root());
     let clock = TestClock::new();
     let bot = tradeoff::slack::SlackBot::new(
@@ -615,7 +611,7 @@ async fn stalling_harness(
         tradeoff::slack::api::client(&stand_in.api_url()),
         tradeoff::slack::Secret::new(BOT_TOKEN),
     )
-    .with_answer_within(std::time::Duration::from_millis(300).min(budget));
+    .with_answer_within(std::time::Duration::from_millis(300));
     (
         Harness::serve(std::sync::Arc::new(bot), stand_in, clock).await,
         stall,
@@ -623,6 +619,16 @@ async fn stalling_harness(
 }
 
 const STILL_WORKING: &str = "taking longer than usual";
+
+/// A click on the first choice of the latest question.
+fn click_first_choice(s: &StandIn, user: &str, action_ts: &str) -> Value {
+    let q = latest_question(s);
+    let first = buttons(&q)
+        .into_iter()
+        .find(|(_, a, _)| a.starts_with("choice|"))
+        .expect("the question has choices");
+    click(&q, &first, user, action_ts)
+}
 
 /// Waits until at least `n` messages are queued (work finishing after its answer queues
 /// them), then delivers them.
@@ -644,8 +650,7 @@ async fn deliver_when_queued(h: &Harness, n: usize) {
 async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follows() {
     let stand_in = StandIn::start().await;
     let dir = TempDir::new().unwrap();
-    let (h, stall) =
-        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
     let on_time = h.command("result", "U1").await;
 
     stall.close();
@@ -681,19 +686,13 @@ async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follo
 async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
     let stand_in = StandIn::start().await;
     let dir = TempDir::new().unwrap();
-    let (h, stall) =
-        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
     started(&h, &stand_in).await;
-    let q = latest_question(&stand_in);
-    let first = buttons(&q)
-        .into_iter()
-        .find(|(_, a, _)| a.starts_with("choice|"))
-        .unwrap();
 
     stall.close();
     let asked = std::time::Instant::now();
     assert_eq!(
-        h.interact(&click(&q, &first, "U2", "1700000001.000001"))
+        h.interact(&click_first_choice(&stand_in, "U2", "1700000001.000001"))
             .await,
         200
     );
@@ -720,8 +719,7 @@ async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
 async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
     let stand_in = StandIn::start().await;
     let dir = TempDir::new().unwrap();
-    let (h, stall) =
-        stalling_harness(dir.path(), &stand_in, std::time::Duration::from_millis(300)).await;
+    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
     started(&h, &stand_in).await;
     let store = h.app.store.clone();
     let (key, mut conversation) = store
@@ -731,15 +729,10 @@ async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
     // A pack version the store does not have: handling the click fails.
     conversation.pack_version = 99;
     common::save_conversation(&*store, &key, &conversation);
-    let q = latest_question(&stand_in);
-    let first = buttons(&q)
-        .into_iter()
-        .find(|(_, a, _)| a.starts_with("choice|"))
-        .unwrap();
 
     stall.close();
     assert_eq!(
-        h.interact(&click(&q, &first, "U2", "1700000001.000001"))
+        h.interact(&click_first_choice(&stand_in, "U2", "1700000001.000001"))
             .await,
         200
     );
