@@ -292,7 +292,9 @@ fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
     );
     drop(app);
     // Read the sled trees directly: no user id anywhere in the responses.
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = tradeoff::store::sled_config(&dir.path().join("db"))
+        .open()
+        .unwrap();
     let tree = db.open_tree("poll_responses").unwrap();
     let mut bytes = Vec::new();
     for item in tree.iter() {

@@ -6,7 +6,7 @@ mod journal;
 mod sled_store;
 
 pub use journal::Durability;
-pub use sled_store::SledStore;
+pub use sled_store::{sled_config, SledStore};
 
 use crate::core::conversation::Conversation;
 use crate::core::ids::{
