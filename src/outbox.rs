@@ -9,7 +9,7 @@
 //! other times it is exactly once.
 
 use crate::core::ids::Platform;
-use crate::store::{OutboxEntry, Store, StoreError};
+use crate::store::{Batch, NewOutbox, OutboxEntry, Store, StoreError};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -178,6 +178,17 @@ impl Outbox {
     /// Tells the worker that something was queued. Cheap; call after every commit.
     pub fn notify(&self) {
         self.wake.notify_one();
+    }
+
+    /// Queues messages on their own, with no change of state beside them (a notice, an
+    /// apology, a late answer), and tells the worker. Durable when it returns.
+    pub fn enqueue(&self, messages: Vec<NewOutbox>) -> Result<(), StoreError> {
+        self.store.commit(Batch {
+            outbox: messages,
+            ..Batch::default()
+        })?;
+        self.notify();
+        Ok(())
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {

@@ -536,14 +536,12 @@ impl DiscordBot {
             Err(AppError::Internal(e)) => {
                 let mut sorry = Message::text(e.apology());
                 sorry.reply_to = Some(reply_to);
-                let told = self.app.store.commit(crate::store::Batch {
-                    outbox: self.queue(&conversation, vec![post(&thread, &sorry, None)]),
-                    ..Default::default()
-                });
+                let told = self
+                    .outbox
+                    .enqueue(self.queue(&conversation, vec![post(&thread, &sorry, None)]));
                 if let Err(e) = told {
                     tracing::error!("a Discord reply failed, and so did telling its writer: {e}");
                 }
-                self.outbox.notify();
             }
         }
     }

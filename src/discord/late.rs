@@ -9,7 +9,7 @@ use super::rest::op;
 use crate::app::InternalError;
 use crate::core::ids::Platform;
 use crate::deadline;
-use crate::store::{Batch, NewOutbox};
+use crate::store::NewOutbox;
 use serde_json::Value;
 use serenity::model::application::Interaction;
 use std::sync::Arc;
@@ -142,15 +142,9 @@ impl DiscordBot {
             return;
         }
         let bot = self.clone();
-        let queued = tokio::task::spawn_blocking(move || {
-            bot.app.store.commit(Batch {
-                outbox: entries,
-                ..Default::default()
-            })
-        })
-        .await;
+        let queued = tokio::task::spawn_blocking(move || bot.outbox.enqueue(entries)).await;
         match queued {
-            Ok(Ok(_)) => self.outbox.notify(),
+            Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(interaction = %pending.id, "cannot queue a late interaction answer: {e}")
             }

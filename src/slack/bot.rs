@@ -193,26 +193,24 @@ impl SlackBot {
     /// Queues the answer to a request that was acknowledged before it was ready: in the
     /// channel for an `in_channel` answer, else to the person who asked only.
     async fn send_late_reply(self: Arc<Self>, to: Asker, reply: Value) {
+        let op = match api::late_reply(&to.channel, &to.user, &reply) {
+            Ok(op) => op,
+            Err(e) => {
+                tracing::error!("a late answer does not make a message: {e}");
+                return;
+            }
+        };
+        let message = NewOutbox {
+            platform: Platform::Slack,
+            lane: format!("slack|{}|{}|late", to.team, to.channel),
+            op: op.into(),
+            produces: None,
+        };
         let bot = self.clone();
-        let queued = deadline::off_the_runtime(async move {
-            let op = api::late_reply(&to.channel, &to.user, &reply)
-                .map_err(|e| AppError::from(InternalError::new("late slack reply", e)))?;
-            bot.app.store.commit(crate::store::Batch {
-                outbox: vec![NewOutbox {
-                    platform: Platform::Slack,
-                    lane: format!("slack|{}|{}|late", to.team, to.channel),
-                    op: op.into(),
-                    produces: None,
-                }],
-                ..Default::default()
-            })?;
-            Ok::<(), AppError>(())
-        })
-        .await;
-        match queued {
-            Ok(Ok(())) => self.outbox.notify(),
-            Ok(Err(e)) => tracing::error!("cannot queue a late answer to a command: {e}"),
-            Err(e) => tracing::error!("queuing a late answer to a command failed: {e}"),
+        match tokio::task::spawn_blocking(move || bot.outbox.enqueue(vec![message])).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("cannot queue a late answer: {e}"),
+            Err(e) => tracing::error!("queuing a late answer failed: {e}"),
         }
     }
 
@@ -543,11 +541,7 @@ impl SlackBot {
             Some(&ref_placeholder(&place.parent_ref())),
             &render::notice(text),
         );
-        self.app.store.commit(crate::store::Batch {
-            outbox: vec![place.entry(op, None)],
-            ..Default::default()
-        })?;
-        self.outbox.notify();
+        self.outbox.enqueue(vec![place.entry(op, None)])?;
         Ok(())
     }
 }

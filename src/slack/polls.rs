@@ -32,7 +32,7 @@ use crate::core::schedule::EXAMPLES;
 use crate::core::score::Answers;
 use crate::outbox::{ref_placeholder, Delivery};
 use crate::polls::{PollAction, PollPresenter};
-use crate::store::{Batch, NewOutbox, Store};
+use crate::store::{NewOutbox, Store};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -622,13 +622,8 @@ impl SlackBot {
     /// Says something to one member, privately, in the poll's channel.
     fn tell_privately(&self, poll: &PollId, channel: &str, user: &str, text: &str) {
         let op = api::ephemeral(channel, user, None, &render::notice(text));
-        let queued = self.app.store.commit(Batch {
-            outbox: vec![entry(poll, op, None)],
-            ..Batch::default()
-        });
-        match queued {
-            Ok(_) => self.outbox.notify(),
-            Err(e) => tracing::error!("cannot queue a private notice: {e}"),
+        if let Err(e) = self.outbox.enqueue(vec![entry(poll, op, None)]) {
+            tracing::error!("cannot queue a private notice: {e}");
         }
     }
 
