@@ -452,6 +452,18 @@ impl SlackBot {
         }
     }
 
+    /// Handles an Events API callback off the async workers (it reads and writes the
+    /// store). Slack retries an event it got no 2xx for, so the answer waits for the work.
+    pub async fn answer_event(
+        self: &Arc<Self>,
+        event: SlackPushEventCallback,
+    ) -> Result<(), AppError> {
+        let bot = self.clone();
+        tokio::task::spawn_blocking(move || bot.event(&event))
+            .await
+            .unwrap_or_else(|e| Err(InternalError::new("slack event", e).into()))
+    }
+
     /// Handles an Events API callback: a thread reply in one of the bot's threads is read
     /// as an answer or a command. An `event_id` seen before is ignored (Slack's retries),
     /// unless its handling failed: then Slack's next delivery of it is handled.

@@ -66,16 +66,6 @@ impl From<AppError> for Rejection {
     }
 }
 
-/// Runs the bot's synchronous work (durable store writes) on the blocking pool, so the
-/// async workers keep accepting requests and concurrent writes share one disk flush.
-async fn off_the_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Rejection> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Rejection::Internal(format!("the handler failed: {e}")))
-}
-
 fn check(state: &SlackHttp, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify::verify(
@@ -127,8 +117,7 @@ async fn events(
             if let Some(retry) = headers.get("x-slack-retry-num") {
                 tracing::info!(event_id = %ev.event_id, ?retry, "event redelivered by Slack");
             }
-            let bot = state.bot.clone();
-            off_the_runtime(move || bot.event(&ev)).await??;
+            state.bot.answer_event(ev).await?;
             Ok(StatusCode::OK.into_response())
         }
         SlackPushEvent::AppRateLimited(_) => Ok(StatusCode::OK.into_response()),

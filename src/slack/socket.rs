@@ -54,8 +54,8 @@ async fn on_push(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let bot = bot(&state).await.ok_or("the Slack bot is not set up")?;
-    // The store may block: off the async workers. A failure was logged with its id.
-    let _ = crate::deadline::off_the_runtime(async move { bot.event(&event) }).await;
+    // A failure was logged with its id.
+    let _ = bot.answer_event(event).await;
     Ok(())
 }
 
