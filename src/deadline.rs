@@ -1,33 +1,37 @@
 //! The platforms' answer deadline: Slack and Discord show an error when a request is not
 //! answered within 3 seconds, even when the work behind it succeeds a moment later. A
 //! handler runs its work [`within`] a budget under that deadline; work that is still going
-//! when the budget runs out is handed back, so the adapter can answer "still working" now
-//! and send the real answer when the work is done. Nothing is cancelled.
+//! when the budget runs out goes on, and its output goes to a continuation that sends the
+//! real answer, while the adapter answers "still working" now. Nothing is cancelled.
 //!
 //! Work that blocks (store reads and writes wait for the disk) runs [`off_the_runtime`], so
 //! that a slow disk holds up only the requests that need it, never every request.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 /// How long a handler waits for its work before answering without it: the platforms allow
 /// 3 seconds, and the answer still has to travel back.
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
 
-/// Work still running after its budget, to be awaited (or spawned) by the caller.
-pub type Late<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-/// Awaits `work` for at most `budget`: `Ok` with its output, or `Err` with the work itself,
-/// still running, when the budget ran out first.
-pub async fn within<T>(
+/// Awaits `work` for at most `budget`: its output when it is done in time. Otherwise
+/// `None`, and the work goes on in a task of its own, which hands its output to `later`.
+pub async fn within<T, Later>(
     budget: Duration,
     work: impl Future<Output = T> + Send + 'static,
-) -> Result<T, Late<T>> {
-    let mut work: Late<T> = Box::pin(work);
+    later: impl FnOnce(T) -> Later + Send + 'static,
+) -> Option<T>
+where
+    T: Send + 'static,
+    Later: Future<Output = ()> + Send + 'static,
+{
+    let mut work = Box::pin(work);
     match tokio::time::timeout(budget, &mut work).await {
-        Ok(done) => Ok(done),
-        Err(_) => Err(work),
+        Ok(done) => Some(done),
+        Err(_) => {
+            tokio::spawn(async move { later(work.await).await });
+            None
+        }
     }
 }
 
@@ -46,20 +50,27 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_done_in_time_is_answered_and_late_work_is_handed_back_unfinished() {
-        let quick = within(Duration::from_secs(1), async { 7 }).await;
-        assert!(matches!(quick, Ok(7)));
+    async fn work_done_in_time_is_answered_and_late_work_goes_on_to_its_continuation() {
+        let quick = within(Duration::from_secs(1), async { 7 }, |_| async {}).await;
+        assert_eq!(quick, Some(7));
 
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-        let slow = within(Duration::from_millis(50), async move {
-            rx.await.unwrap_or(0) + 1
-        })
+        let (handed, handed_rx) = tokio::sync::oneshot::channel::<u32>();
+        let slow = within(
+            Duration::from_millis(50),
+            async move { rx.await.unwrap_or(0) + 1 },
+            move |n| async move {
+                let _ = handed.send(n);
+            },
+        )
         .await;
-        let Err(rest) = slow else {
-            panic!("work waiting on a channel cannot finish within the budget")
-        };
-        // The late work was not cancelled: it finishes once what it waits for arrives.
+        assert_eq!(
+            slow, None,
+            "work waiting on a channel cannot finish within the budget"
+        );
+        // The late work was not cancelled: it finishes once what it waits for arrives,
+        // and its output reaches the continuation.
         tx.send(41).unwrap();
-        assert_eq!(rest.await, 42);
+        assert_eq!(handed_rx.await.unwrap(), 42);
     }
 }

@@ -82,7 +82,7 @@ impl Pending {
 /// nothing to edit. Drop it once the answer is sent.
 pub struct Answer {
     pub response: Response,
-    _release: Option<oneshot::Sender<()>>,
+    _release: oneshot::Sender<()>,
 }
 
 impl DiscordBot {
@@ -99,30 +99,25 @@ impl DiscordBot {
                     Response::private(InternalError::new("discord interaction", e).apology())
                 })
         };
-        let on_time = |response| Answer {
-            response,
-            _release: None,
-        };
+        let (release, released) = oneshot::channel::<()>();
         let Some(pending) = pending else {
-            return on_time(work.await);
+            return Answer {
+                response: work.await,
+                _release: release,
+            };
         };
-        match deadline::within(self.answer_within, work).await {
-            Ok(response) => on_time(response),
-            Err(late) => {
-                let (release, released) = oneshot::channel::<()>();
-                let deferral = pending.deferral();
-                let bot = self.clone();
-                tokio::spawn(async move {
-                    let response = late.await;
-                    // Sent, or dropped: either way the deferral has gone (or never will).
-                    let _ = released.await;
-                    bot.send_late(pending, response).await;
-                });
-                Answer {
-                    response: deferral,
-                    _release: Some(release),
-                }
-            }
+        let deferral = pending.deferral();
+        let bot = self.clone();
+        let later = move |response| async move {
+            // Sent, or dropped: either way the deferral has gone (or never will).
+            let _ = released.await;
+            bot.send_late(pending, response).await;
+        };
+        Answer {
+            response: deadline::within(self.answer_within, work, later)
+                .await
+                .unwrap_or(deferral),
+            _release: release,
         }
     }
 

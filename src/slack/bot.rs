@@ -172,21 +172,11 @@ impl SlackBot {
             let reply = bot.command(&cmd).await;
             (cmd, reply)
         };
-        match deadline::within(self.answer_within, work).await {
-            Ok((_, reply)) => reply,
-            Err(late) => {
-                let bot = self.clone();
-                tokio::spawn(async move {
-                    let (cmd, reply) = late.await;
-                    let to = Asker {
-                        team: cmd.team,
-                        channel: cmd.channel,
-                        user: cmd.user,
-                    };
-                    bot.send_late_reply(to, reply).await;
-                });
-                ephemeral_reply(STILL_WORKING)
-            }
+        let bot = self.clone();
+        let later = move |(cmd, reply)| bot.send_late_reply(Asker::from(cmd), reply);
+        match deadline::within(self.answer_within, work, later).await {
+            Some((_, reply)) => reply,
+            None => ephemeral_reply(STILL_WORKING),
         }
     }
 
@@ -386,19 +376,16 @@ impl SlackBot {
         let Some(to) = clicker else {
             return work.await;
         };
-        match deadline::within(self.answer_within, work).await {
-            Ok(done) => done,
-            Err(late) => {
-                let bot = self.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = late.await {
-                        bot.send_late_reply(to, ephemeral_reply(&e.user_text()))
-                            .await;
-                    }
-                });
-                Ok(None)
+        let bot = self.clone();
+        let later = move |done: Result<_, AppError>| async move {
+            if let Err(e) = done {
+                bot.send_late_reply(to, ephemeral_reply(&e.user_text()))
+                    .await;
             }
-        }
+        };
+        deadline::within(self.answer_within, work, later)
+            .await
+            .unwrap_or(Ok(None))
     }
 
     /// Handles an interaction: a click (`block_actions`; a delivery seen before is

@@ -109,6 +109,16 @@ pub struct Asker {
     pub user: String,
 }
 
+impl From<CommandRequest> for Asker {
+    fn from(cmd: CommandRequest) -> Self {
+        Asker {
+            team: cmd.team,
+            channel: cmd.channel,
+            user: cmd.user,
+        }
+    }
+}
+
 /// Who clicked where, for a `block_actions` interaction with a user and a channel.
 pub fn clicker(event: &SlackInteractionEvent) -> Option<Asker> {
     let SlackInteractionEvent::BlockActions(ev) = event else {
