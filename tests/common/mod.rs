@@ -127,132 +127,67 @@ mod stalling {
     use tradeoff::core::poll::Poll;
     use tradeoff::store::*;
 
+    /// Each method passes the gate, then calls the real store's.
+    macro_rules! through_the_gate {
+        ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+            $(fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.stall.pass();
+                self.inner.$name($($arg),*)
+            })*
+        };
+    }
+
     impl Store for StallingStore {
-        fn put_pack(&self, source: &PackSource) -> StoreResult<u32> {
-            self.stall.pass();
-            self.inner.put_pack(source)
-        }
-        fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>> {
-            self.stall.pass();
-            self.inner.pack(id, version)
-        }
-        fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>> {
-            self.stall.pass();
-            self.inner.conversation(key)
-        }
-        fn put_conversation(&self, key: &ConversationKey, c: &Conversation) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.put_conversation(key, c)
-        }
-        fn conversations_in_channel(
-            &self,
-            platform: Platform,
-            workspace: &WorkspaceId,
-            channel: &ChannelId,
-        ) -> StoreResult<Vec<(ConversationKey, Conversation)>> {
-            self.stall.pass();
-            self.inner
-                .conversations_in_channel(platform, workspace, channel)
-        }
-        fn put_result(&self, record: &ResultRecord) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.put_result(record)
-        }
-        fn latest_result(
-            &self,
-            platform: Platform,
-            workspace: &WorkspaceId,
-            channel: &ChannelId,
-        ) -> StoreResult<Option<ResultRecord>> {
-            self.stall.pass();
-            self.inner.latest_result(platform, workspace, channel)
-        }
-        fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>> {
-            self.stall.pass();
-            self.inner.commit(batch)
-        }
-        fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)> {
-            self.stall.pass();
-            self.inner.commit_deferred(batch)
-        }
-        fn outbox_pending_after(
-            &self,
-            platform: Platform,
-            after: Option<u64>,
-            limit: usize,
-        ) -> StoreResult<Vec<OutboxEntry>> {
-            self.stall.pass();
-            self.inner.outbox_pending_after(platform, after, limit)
-        }
-        fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.outbox_retry(entry)
-        }
-        fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.outbox_delivered(id, produced)
-        }
-        fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.outbox_dead(entry, reason)
-        }
-        fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>> {
-            self.stall.pass();
-            self.inner.outbox_dead_letters()
-        }
-        fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>> {
-            self.stall.pass();
-            self.inner.poll(id)
-        }
-        fn open_polls(&self) -> StoreResult<Vec<Poll>> {
-            self.stall.pass();
-            self.inner.open_polls()
-        }
-        fn open_poll_in(
-            &self,
-            platform: Platform,
-            workspace: &WorkspaceId,
-            channel: &ChannelId,
-        ) -> StoreResult<Option<Poll>> {
-            self.stall.pass();
-            self.inner.open_poll_in(platform, workspace, channel)
-        }
-        fn poll_response(
-            &self,
-            poll: &PollId,
-            round: u32,
-            respondent: &str,
-        ) -> StoreResult<Option<PollResponse>> {
-            self.stall.pass();
-            self.inner.poll_response(poll, round, respondent)
-        }
-        fn poll_responses(
-            &self,
-            poll: &PollId,
-            round: u32,
-        ) -> StoreResult<Vec<(String, PollResponse)>> {
-            self.stall.pass();
-            self.inner.poll_responses(poll, round)
-        }
-        fn get_ref(&self, name: &str) -> StoreResult<Option<String>> {
-            self.stall.pass();
-            self.inner.get_ref(name)
-        }
-        fn put_ref(&self, name: &str, value: &str) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.put_ref(name, value)
-        }
-        fn first_time(&self, key: &str, now: i64) -> StoreResult<bool> {
-            self.stall.pass();
-            self.inner.first_time(key, now)
-        }
-        fn unsee(&self, key: &str) -> StoreResult<()> {
-            self.stall.pass();
-            self.inner.unsee(key)
-        }
-        fn forget_seen(&self, older_than: i64) -> StoreResult<usize> {
-            self.stall.pass();
-            self.inner.forget_seen(older_than)
+        through_the_gate! {
+            fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
+            fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>>;
+            fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>>;
+            fn put_conversation(&self, key: &ConversationKey, c: &Conversation) -> StoreResult<()>;
+            fn conversations_in_channel(
+                &self,
+                platform: Platform,
+                workspace: &WorkspaceId,
+                channel: &ChannelId
+            ) -> StoreResult<Vec<(ConversationKey, Conversation)>>;
+            fn put_result(&self, record: &ResultRecord) -> StoreResult<()>;
+            fn latest_result(
+                &self,
+                platform: Platform,
+                workspace: &WorkspaceId,
+                channel: &ChannelId
+            ) -> StoreResult<Option<ResultRecord>>;
+            fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>>;
+            fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)>;
+            fn outbox_pending_after(
+                &self,
+                platform: Platform,
+                after: Option<u64>,
+                limit: usize
+            ) -> StoreResult<Vec<OutboxEntry>>;
+            fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
+            fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
+            fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
+            fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>>;
+            fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>>;
+            fn open_polls(&self) -> StoreResult<Vec<Poll>>;
+            fn open_poll_in(
+                &self,
+                platform: Platform,
+                workspace: &WorkspaceId,
+                channel: &ChannelId
+            ) -> StoreResult<Option<Poll>>;
+            fn poll_response(
+                &self,
+                poll: &PollId,
+                round: u32,
+                respondent: &str
+            ) -> StoreResult<Option<PollResponse>>;
+            fn poll_responses(&self, poll: &PollId, round: u32) -> StoreResult<Vec<(String, PollResponse)>>;
+            fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
+            fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
+            fn first_time(&self, key: &str, now: i64) -> StoreResult<bool>;
+            fn unsee(&self, key: &str) -> StoreResult<()>;
+            fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
         }
     }
 }
