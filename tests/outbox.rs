@@ -63,6 +63,19 @@ fn msg(lane: &str, n: u32, produces: Option<&str>, extra: Value) -> NewOutbox {
     }
 }
 
+/// Lane "a" with messages `ns`, and after a's message `after`, message `n` of `lane`, for
+/// each `(after, lane, n)` of `others`.
+fn lane_a_with(ns: std::ops::Range<u32>, others: &[(u32, &str, u32)]) -> Vec<NewOutbox> {
+    let mut items = Vec::new();
+    for n in ns {
+        items.push(msg("a", n, None, json!(null)));
+        for (_, lane, m) in others.iter().filter(|(after, _, _)| *after == n) {
+            items.push(msg(lane, *m, None, json!(null)));
+        }
+    }
+    items
+}
+
 fn queue(store: &dyn Store, items: Vec<NewOutbox>) {
     store
         .commit(Batch {
@@ -126,17 +139,15 @@ async fn a_long_waiting_lane_does_not_hold_up_the_lanes_queued_after_it() {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     // Lane a: 3000 messages (more than the 1,024 held at once). Lane b has one inside the
     // first window and one past it; lane c starts past it, twice, far apart.
-    let mut items = Vec::new();
-    for n in 100..3100u32 {
-        items.push(msg("a", n, None, json!(null)));
-        match n {
-            500 => items.push(msg("b", 1, None, json!(null))),
-            2000 => items.push(msg("b", 2, None, json!(null))),
-            2500 => items.push(msg("c", 3, None, json!(null))),
-            2999 => items.push(msg("c", 4, None, json!(null))),
-            _ => {}
-        }
-    }
+    let items = lane_a_with(
+        100..3100,
+        &[
+            (500, "b", 1),
+            (2000, "b", 2),
+            (2500, "c", 3),
+            (2999, "c", 4),
+        ],
+    );
     queue(store.as_ref(), items);
     let sender = Scripted::rate_limited(&[30_000]);
     let clock = TestClock(AtomicI64::new(1_000));
@@ -170,16 +181,7 @@ async fn a_long_waiting_lane_does_not_hold_up_the_lanes_queued_after_it() {
 async fn looking_past_the_window_keeps_every_lane_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
-    let mut items = Vec::new();
-    for n in 100..1600u32 {
-        items.push(msg("a", n, None, json!(null)));
-        match n {
-            300 => items.push(msg("d", 1, None, json!(null))),
-            1400 => items.push(msg("d", 2, None, json!(null))),
-            1500 => items.push(msg("d", 3, None, json!(null))),
-            _ => {}
-        }
-    }
+    let items = lane_a_with(100..1600, &[(300, "d", 1), (1400, "d", 2), (1500, "d", 3)]);
     queue(store.as_ref(), items);
     let sender = Scripted::rate_limited(&[30_000, 10_000]);
     let clock = TestClock(AtomicI64::new(1_000));
