@@ -43,14 +43,6 @@ const ZERO_AHEAD: u64 = 256 * 1024;
 /// Zeros to write from.
 static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
-/// A sync that covered at least this many records means the journal is busy...
-const GROUP_BUSY: u64 = 4;
-/// ...and then the writer waits, at most this long, before the next sync, so that more
-/// writes share it...
-const GROUP_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
-/// ...but no longer than until no write arrived for this long.
-const GROUP_QUIET: std::time::Duration = std::time::Duration::from_micros(50);
-
 /// One change to one key of one tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Op {
@@ -336,9 +328,6 @@ impl Journal {
     /// when the current one is big. Returns when [`Journal::stop`] was called and
     /// everything appended before it is on disk.
     pub(super) fn run_writer(&self) {
-        // How many records the previous sync covered: more than one means writes are
-        // arriving faster than syncs complete.
-        let mut last_group = 0u64;
         loop {
             {
                 let mut st = self.lock();
@@ -346,23 +335,6 @@ impl Journal {
                     st.writer_idle = true;
                     st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
                     st.writer_idle = false;
-                }
-                if last_group >= GROUP_BUSY && !st.stopping {
-                    // Busy: let the writes of the next moment join this sync. Fewer,
-                    // larger syncs cost less CPU and disk. The wait ends as soon as
-                    // appends pause (the requests at hand are all in), and never lasts
-                    // past GROUP_WAIT.
-                    let until = std::time::Instant::now() + GROUP_WAIT;
-                    loop {
-                        let seen = st.next_seq;
-                        drop(st);
-                        std::thread::sleep(GROUP_QUIET);
-                        st = self.lock();
-                        if st.next_seq == seen || st.stopping || std::time::Instant::now() >= until
-                        {
-                            break;
-                        }
-                    }
                 }
             }
             self.write_buffer();
@@ -387,7 +359,6 @@ impl Journal {
                     self.fail(&mut st, format!("syncing the journal: {e}"));
                     return;
                 }
-                last_group = target - st.durable;
                 st.durable = st.durable.max(target);
                 self.progress.send_replace(Progress {
                     durable: st.durable,

@@ -154,7 +154,10 @@ impl SledStore {
                 .map_err(open_err)
         };
         let threads = vec![
-            spawn("tradeoff-journal", |inner| inner.journal.run_writer())?,
+            spawn("tradeoff-journal", |inner| {
+                crate::background::defer_on_wake();
+                inner.journal.run_writer();
+            })?,
             // Applying the journal can wait while requests are being answered.
             spawn("tradeoff-apply", |inner| {
                 crate::background::lower_priority();
