@@ -414,7 +414,7 @@ async fn serve(
     let router = crate::http::router(crate::http::HttpState {
         app,
         slack: slack.as_ref().and_then(|s| s.http.clone()),
-        discord,
+        discord: discord.clone(),
     });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async {
@@ -422,6 +422,15 @@ async fn serve(
         })
         .await
         .map_err(|e| format!("server error: {e}"));
+    // Every request has had its acknowledgement. Answers still being prepared for those
+    // acknowledged "still working" are queued before the outboxes stop.
+    let limit = crate::deadline::FINISH_WITHIN;
+    if let Some(s) = &slack {
+        s.finish_late_answers(limit).await;
+    }
+    if let Some(bot) = &discord {
+        bot.finish_late_answers(limit).await;
+    }
     let _ = stop.send(true);
     if let Some(s) = slack {
         s.shutdown().await;

@@ -679,6 +679,43 @@ async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follo
     assert_eq!(posted[0].body["text"], on_time["text"]);
 }
 
+/// A process that stops waits for the answers still being prepared for requests it
+/// acknowledged "still working": when the store moves within the limit, the answer is
+/// queued (durable, delivered after a restart) before the bot lets go. Past the limit,
+/// what is left is counted (and logged), never waited for forever.
+#[tokio::test]
+async fn stopping_waits_for_a_late_answer_to_be_queued() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
+
+    stall.close();
+    let held_up = h.command("result", "U1").await;
+    assert!(
+        held_up["text"].as_str().unwrap().contains(STILL_WORKING),
+        "{held_up}"
+    );
+    let limit = std::time::Duration::from_millis(200);
+    assert_eq!(h.bot.finish_late_answers(limit).await, 1);
+
+    let opener = stall.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        opener.open();
+    });
+    let limit = std::time::Duration::from_secs(10);
+    assert_eq!(h.bot.finish_late_answers(limit).await, 0);
+    let queued = h.app.store.outbox_pending(Platform::Slack).unwrap();
+    assert_eq!(
+        queued.len(),
+        1,
+        "the late answer is queued when finishing returns"
+    );
+    let op = queued[0].message.op.to_value().unwrap();
+    assert_eq!(op["method"], "chat.postEphemeral", "{op}");
+    assert_eq!(op["body"]["user"], "U1", "{op}");
+}
+
 /// A click whose work is held up by the store is acknowledged in time, and does not hold
 /// up requests that need no store (this test's runtime has one thread: a handler that
 /// blocked it would stop everything). Its answer is recorded once the store moves.

@@ -47,8 +47,9 @@ pub struct DiscordBot {
     /// The bot's user id, to recognise mentions. The application id until the gateway's
     /// READY says otherwise (they are the same for every bot made since 2020).
     bot_user_id: RwLock<String>,
-    /// How long an interaction waits for its work before it is answered with a deferral.
-    pub(super) answer_within: Duration,
+    /// How long an interaction waits for its work before it is answered with a deferral,
+    /// and the work that outlived the wait.
+    pub(super) deadline: crate::deadline::Deadline,
 }
 
 /// An interaction response, as Discord expects it in the HTTP answer or the callback.
@@ -157,15 +158,21 @@ impl DiscordBot {
             clock,
             bot_user_id: RwLock::new(config.application_id.clone()),
             app,
-            answer_within: crate::deadline::ANSWER_WITHIN,
+            deadline: crate::deadline::Deadline::default(),
         }
     }
 
     /// Defers interactions whose work takes longer than `budget` (the default is
     /// [`crate::deadline::ANSWER_WITHIN`], under Discord's 3 seconds).
     pub fn with_answer_within(mut self, budget: Duration) -> Self {
-        self.answer_within = budget;
+        self.deadline = crate::deadline::Deadline::new(budget);
         self
+    }
+
+    /// Waits, at most `limit`, for the responses to interactions that outlived their
+    /// deadline to be queued. The number still unfinished.
+    pub async fn finish_late_answers(&self, limit: Duration) -> usize {
+        self.deadline.finish(limit).await
     }
 
     /// Seconds since the epoch, from the bot's clock.

@@ -8,7 +8,6 @@ use super::render::Message;
 use super::rest::op;
 use crate::app::InternalError;
 use crate::core::ids::Platform;
-use crate::deadline;
 use crate::store::NewOutbox;
 use serde_json::Value;
 use serenity::model::application::Interaction;
@@ -114,9 +113,7 @@ impl DiscordBot {
             bot.send_late(pending, response).await;
         };
         Answer {
-            response: deadline::within(self.answer_within, work, later)
-                .await
-                .unwrap_or(deferral),
+            response: self.deadline.within(work, later).await.unwrap_or(deferral),
             _release: release,
         }
     }

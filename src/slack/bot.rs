@@ -11,7 +11,7 @@ use crate::core::conversation::{Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::event_text;
 use crate::core::text::Command;
-use crate::deadline;
+use crate::deadline::{self, Deadline};
 use crate::outbox::{ref_placeholder, Clock, Outbox};
 use crate::store::{NewOutbox, OutboxOp};
 use serde_json::{json, Value};
@@ -109,8 +109,9 @@ pub struct SlackBot {
     /// For the calls that cannot wait for the outbox: `users.info` while a slash command
     /// waits for its answer, `views.open` within 3 s of a click.
     pub(super) web: Option<super::polls::WebApi>,
-    /// How long a request waits for its work before Slack is answered without it.
-    answer_within: Duration,
+    /// How long a request waits for its work before Slack is answered without it, and
+    /// the work that outlived the wait.
+    deadline: Deadline,
 }
 
 impl SlackBot {
@@ -123,15 +124,21 @@ impl SlackBot {
             bot_user,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             web: None,
-            answer_within: deadline::ANSWER_WITHIN,
+            deadline: Deadline::default(),
         }
     }
 
     /// Answers requests whose work takes longer than `budget` without waiting for it (the
     /// default is [`deadline::ANSWER_WITHIN`], under Slack's 3 seconds).
     pub fn with_answer_within(mut self, budget: Duration) -> Self {
-        self.answer_within = budget;
+        self.deadline = Deadline::new(budget);
         self
+    }
+
+    /// Waits, at most `limit`, for the answers to requests that outlived their deadline
+    /// to be queued. The number still unfinished.
+    pub async fn finish_late_answers(&self, limit: Duration) -> usize {
+        self.deadline.finish(limit).await
     }
 
     /// Lets the bot call the Web API directly (polls need `users.info` and `views.open`).
@@ -174,7 +181,7 @@ impl SlackBot {
         };
         let bot = self.clone();
         let later = move |(cmd, reply)| bot.send_late_reply(Asker::from(cmd), reply);
-        match deadline::within(self.answer_within, work, later).await {
+        match self.deadline.within(work, later).await {
             Some((_, reply)) => reply,
             None => ephemeral_reply(STILL_WORKING),
         }
@@ -383,9 +390,7 @@ impl SlackBot {
                     .await;
             }
         };
-        deadline::within(self.answer_within, work, later)
-            .await
-            .unwrap_or(Ok(None))
+        self.deadline.within(work, later).await.unwrap_or(Ok(None))
     }
 
     /// Handles an interaction: a click (`block_actions`; a delivery seen before is

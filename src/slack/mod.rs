@@ -46,6 +46,12 @@ impl Running {
         self.bot.scheduler_entry()
     }
 
+    /// Waits, at most `limit`, for the answers still being prepared for requests that
+    /// were answered "still working". The number still unfinished.
+    pub async fn finish_late_answers(&self, limit: std::time::Duration) -> usize {
+        self.bot.finish_late_answers(limit).await
+    }
+
     pub async fn shutdown(self) {
         if let Some(s) = self.socket {
             s.shutdown().await;
