@@ -191,6 +191,16 @@ impl Outbox {
         Ok(())
     }
 
+    /// [`Outbox::enqueue`] from async code: on the blocking pool, since the commit waits
+    /// for the disk. The error says what went wrong, for the caller to log with its context.
+    pub async fn enqueue_off_the_runtime(&self, messages: Vec<NewOutbox>) -> Result<(), String> {
+        let outbox = self.clone();
+        match tokio::task::spawn_blocking(move || outbox.enqueue(messages)).await {
+            Ok(queued) => queued.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the queuing task failed: {e}")),
+        }
+    }
+
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -133,16 +133,8 @@ impl DiscordBot {
         if entries.is_empty() {
             return;
         }
-        let bot = self.clone();
-        let queued = tokio::task::spawn_blocking(move || bot.outbox.enqueue(entries)).await;
-        match queued {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(interaction = %pending.id, "cannot queue a late interaction answer: {e}")
-            }
-            Err(e) => {
-                tracing::error!(interaction = %pending.id, "queuing a late interaction answer failed: {e}")
-            }
+        if let Err(e) = self.outbox.enqueue_off_the_runtime(entries).await {
+            tracing::error!(interaction = %pending.id, "cannot queue a late interaction answer: {e}");
         }
     }
 }

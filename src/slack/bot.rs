@@ -203,11 +203,8 @@ impl SlackBot {
             op: op.into(),
             produces: None,
         };
-        let bot = self.clone();
-        match tokio::task::spawn_blocking(move || bot.outbox.enqueue(vec![message])).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("cannot queue a late answer: {e}"),
-            Err(e) => tracing::error!("queuing a late answer failed: {e}"),
+        if let Err(e) = self.outbox.enqueue_off_the_runtime(vec![message]).await {
+            tracing::error!("cannot queue a late answer: {e}");
         }
     }
 
