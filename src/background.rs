@@ -20,11 +20,10 @@ const NICENESS: i32 = 19;
 /// the thread is niced instead.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: sched_setscheduler reads the param struct we pass, which lives across the
-    // call; gettid has no preconditions; setpriority only reads its integer arguments.
-    unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+    if set_policy(libc::SCHED_IDLE).is_err() {
+        // SAFETY: gettid has no preconditions; setpriority only reads its integer
+        // arguments.
+        unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS);
         }
@@ -39,16 +38,21 @@ pub fn lower_priority() {
 /// they appended meanwhile. Where the policy is not available, nothing changes.
 pub fn defer_on_wake() {
     #[cfg(target_os = "linux")]
+    if let Err(e) = set_policy(libc::SCHED_BATCH) {
+        tracing::debug!("the batch scheduling policy is not available: {e}");
+    }
+}
+
+/// Puts the calling thread under a (non-real-time) scheduling policy.
+#[cfg(target_os = "linux")]
+fn set_policy(policy: libc::c_int) -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: sched_setscheduler reads the param struct we pass, which lives across the
     // call.
-    unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) != 0 {
-            tracing::debug!(
-                "the batch scheduling policy is not available: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
