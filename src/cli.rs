@@ -423,14 +423,21 @@ async fn serve(
         .await
         .map_err(|e| format!("server error: {e}"));
     // Every request has had its acknowledgement. Answers still being prepared for those
-    // acknowledged "still working" are queued before the outboxes stop.
+    // acknowledged "still working" are queued before the outboxes stop: both platforms'
+    // at once, so the stop waits one limit at most.
     let limit = crate::deadline::FINISH_WITHIN;
-    if let Some(s) = &slack {
-        s.finish_late_answers(limit).await;
-    }
-    if let Some(bot) = &discord {
-        bot.finish_late_answers(limit).await;
-    }
+    tokio::join!(
+        async {
+            if let Some(s) = &slack {
+                s.finish_late_answers(limit).await;
+            }
+        },
+        async {
+            if let Some(bot) = &discord {
+                bot.finish_late_answers(limit).await;
+            }
+        },
+    );
     let _ = stop.send(true);
     if let Some(s) = slack {
         s.shutdown().await;
