@@ -484,18 +484,13 @@ async fn stalling_bot(standin: &StandIn) -> (TestBot, common::Stall) {
 
 /// Waits (up to 10 s) until `bot` has `n` queued messages, then delivers them.
 async fn deliver_when_queued(bot: &TestBot, n: usize) {
-    for _ in 0..500 {
-        if bot
-            .store
+    common::until(&format!("{n} messages are queued"), || {
+        bot.store
             .outbox_pending(Platform::Discord)
             .is_ok_and(|p| p.len() >= n)
-        {
-            while bot.deliver().await.sent > 0 {}
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("fewer than {n} messages were ever queued");
+    })
+    .await;
+    while bot.deliver().await.sent > 0 {}
 }
 
 fn command(sub: &str) -> Value {
@@ -648,13 +643,7 @@ async fn a_late_response_waits_until_its_deferral_has_gone_out() {
     assert_eq!(answer.response.to_json(), json!({ "type": 5 }));
     stall.open();
     let queued = || bot.store.outbox_pending(Platform::Discord).unwrap().len();
-    for _ in 0..500 {
-        if queued() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(queued(), 3, "the start's own messages are queued");
+    common::until("the start's own messages are queued", || queued() == 3).await;
     // The start is done; its response waits for the deferral.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(

@@ -330,17 +330,6 @@ async fn an_event_that_failed_is_handled_when_slack_delivers_it_again() {
     assert_eq!(store.conversation(&key).unwrap().unwrap().history.len(), 1);
 }
 
-/// Waits (up to 10 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 /// When auth.test fails at start-up, Slack still starts, with its outbox running, and the
 /// bot still never reads its own messages as answers: they carry its bot_id.
 #[tokio::test]
@@ -378,7 +367,7 @@ async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
     let h = Harness::serve(bot, &stand_in, TestClock::system()).await;
 
     h.command("start", "U1").await;
-    until("the parent and the first question are posted", || {
+    common::until("the parent and the first question are posted", || {
         questions(&stand_in).len() == 1
     })
     .await;
@@ -402,7 +391,7 @@ async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
     let answer = reply("realtime", &parent, "U3", "EvUSER1");
     assert_eq!(h.event(&answer, None).await, 200);
     assert_eq!(conversation().history.len(), 1);
-    until("the next question is posted", || {
+    common::until("the next question is posted", || {
         questions(&stand_in).len() == 2
     })
     .await;
@@ -598,9 +587,12 @@ async fn url_verification_answers_the_challenge() {
 }
 
 /// The bot on a store whose calls wait while the returned gate is closed (a stalled disk),
-/// answering requests whose work outlasts 300 ms without waiting for it.
-async fn stalling_harness(dir: &std::path::Path, stand_in: &StandIn) -> (Harness, common::Stall) {
-    let (app, stall) = common::stalling_app_in(dir, &common::root());
+/// answering requests whose work outlasts 300 ms without waiting for it; with its stand-in,
+/// and the store's directory (removed when dropped).
+async fn stalling_harness() -> (StandIn, TempDir, Harness, common::Stall) {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let (app, stall) = common::stalling_app_in(dir.path(), &common::root());
     let clock = TestClock::new();
     let bot = tradeoff::slack::SlackBot::new(
         std::sync::Arc::new(app),
@@ -612,10 +604,8 @@ async fn stalling_harness(dir: &std::path::Path, stand_in: &StandIn) -> (Harness
         tradeoff::slack::Secret::new(BOT_TOKEN),
     )
     .with_answer_within(std::time::Duration::from_millis(300));
-    (
-        Harness::serve(std::sync::Arc::new(bot), stand_in, clock).await,
-        stall,
-    )
+    let h = Harness::serve(std::sync::Arc::new(bot), &stand_in, clock).await;
+    (stand_in, dir, h, stall)
 }
 
 const STILL_WORKING: &str = "taking longer than usual";
@@ -633,7 +623,7 @@ fn click_first_choice(s: &StandIn, user: &str, action_ts: &str) -> Value {
 /// Waits until at least `n` messages are queued (work finishing after its answer queues
 /// them), then delivers them.
 async fn deliver_when_queued(h: &Harness, n: usize) {
-    until(&format!("{n} messages are queued"), || {
+    common::until(&format!("{n} messages are queued"), || {
         h.app
             .store
             .outbox_pending(Platform::Slack)
@@ -648,9 +638,7 @@ async fn deliver_when_queued(h: &Harness, n: usize) {
 /// the store moves again: the same answer the command gives when nothing is held up.
 #[tokio::test]
 async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follows() {
-    let stand_in = StandIn::start().await;
-    let dir = TempDir::new().unwrap();
-    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
+    let (stand_in, _dir, h, stall) = stalling_harness().await;
     let on_time = h.command("result", "U1").await;
 
     stall.close();
@@ -685,9 +673,7 @@ async fn a_command_held_up_by_the_store_is_answered_in_time_and_its_answer_follo
 /// what is left is counted (and logged), never waited for forever.
 #[tokio::test]
 async fn stopping_waits_for_a_late_answer_to_be_queued() {
-    let stand_in = StandIn::start().await;
-    let dir = TempDir::new().unwrap();
-    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
+    let (_stand_in, _dir, h, stall) = stalling_harness().await;
 
     stall.close();
     let held_up = h.command("result", "U1").await;
@@ -721,9 +707,7 @@ async fn stopping_waits_for_a_late_answer_to_be_queued() {
 /// blocked it would stop everything). Its answer is recorded once the store moves.
 #[tokio::test]
 async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
-    let stand_in = StandIn::start().await;
-    let dir = TempDir::new().unwrap();
-    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
+    let (stand_in, _dir, h, stall) = stalling_harness().await;
     started(&h, &stand_in).await;
 
     stall.close();
@@ -754,9 +738,7 @@ async fn a_click_held_up_by_the_store_holds_up_nothing_else_and_counts_later() {
 /// privately, with the error's id: the failure is not silent.
 #[tokio::test]
 async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
-    let stand_in = StandIn::start().await;
-    let dir = TempDir::new().unwrap();
-    let (h, stall) = stalling_harness(dir.path(), &stand_in).await;
+    let (stand_in, _dir, h, stall) = stalling_harness().await;
     started(&h, &stand_in).await;
     let store = h.app.store.clone();
     let (key, mut conversation) = store

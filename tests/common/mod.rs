@@ -191,3 +191,14 @@ mod stalling {
         }
     }
 }
+
+/// Waits (up to 10 s) until `done` holds; fails the test, naming `what`, if it never does.
+pub async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
