@@ -284,7 +284,7 @@ impl Journal {
     /// segment's lock while writing.
     fn write_buffer(&self) {
         let mut segment = self.segment();
-        let (records, last) = {
+        let (mut records, last) = {
             let mut st = self.lock();
             if st.buffer.is_empty() || st.failed.is_some() {
                 return;
@@ -309,7 +309,6 @@ impl Journal {
                 Err(e) => self.fail(&mut st, format!("writing the journal: {e}")),
             }
         }
-        let mut records = records;
         records.clear();
         segment.spare = records;
     }
