@@ -351,39 +351,51 @@ impl Journal {
                 }
                 st.written
             };
-            let synced = file.sync_data();
-            let all_synced = {
-                let mut st = self.lock();
-                if let Err(e) = synced {
-                    self.fail(&mut st, format!("syncing the journal: {e}"));
-                    return;
-                }
-                st.durable = st.durable.max(target);
-                self.progress.send_replace(Progress {
-                    durable: st.durable,
-                    failed: false,
-                });
-                self.synced.notify_all();
-                st.written == st.durable
-            };
-            if all_synced {
-                self.start_new_segment_if_full();
+            if !self.record_sync(target, file.sync_data()) {
+                return;
             }
+            self.start_new_segment_if_full();
         }
     }
 
-    /// Starts a new segment when the current one is full and all of it is synced.
+    /// Records that every record up to `target` was synced (or that the sync failed, and
+    /// returns false), and wakes the waiters.
+    fn record_sync(&self, target: u64, synced: std::io::Result<()>) -> bool {
+        let mut st = self.lock();
+        if let Err(e) = synced {
+            self.fail(&mut st, format!("syncing the journal: {e}"));
+            return false;
+        }
+        st.durable = st.durable.max(target);
+        self.progress.send_replace(Progress {
+            durable: st.durable,
+            failed: false,
+        });
+        self.synced.notify_all();
+        true
+    }
+
+    /// Starts a new segment when the current one is full. Records written to it since the
+    /// last sync are synced first, holding the segment's lock so that no more arrive:
+    /// otherwise a reader calling [`Journal::write_out`] under steady load could keep the
+    /// segment from ever being full and synced at once, and it would grow without end.
     fn start_new_segment_if_full(&self) {
         let mut segment = self.segment();
         if segment.bytes < self.segment_limit {
             return;
         }
-        let st = self.lock();
-        // Written meanwhile: the next sync covers it, and the change comes after that.
-        if st.written != st.durable {
+        // Whoever writes to the segment records `written` before letting go of its lock.
+        let (written, durable) = {
+            let st = self.lock();
+            if st.failed.is_some() {
+                return;
+            }
+            (st.written, st.durable)
+        };
+        if written != durable && !self.record_sync(written, segment.file.sync_data()) {
             return;
         }
-        match new_segment(&self.dir, st.written + 1) {
+        match new_segment(&self.dir, written + 1) {
             Ok(file) => {
                 let spare = std::mem::take(&mut segment.spare);
                 *segment = Segment {
@@ -771,6 +783,39 @@ mod tests {
             .expect("the append returned while the file was being written");
         assert_eq!(seq.unwrap(), 1);
         drop(writing);
+    }
+
+    /// A reader writing records out between the writer's syncs must not keep a full
+    /// segment from being closed: the records written meanwhile are synced, then the next
+    /// segment starts after them.
+    #[test]
+    fn a_full_segment_is_closed_even_with_records_written_since_its_last_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::with_segment_limit(dir.path(), 0, 64).unwrap();
+        for i in 0..3u8 {
+            journal
+                .append(|seq| vec![Op::put(0, seq.to_be_bytes(), vec![i; 40])])
+                .unwrap();
+        }
+        assert_eq!(journal.write_out().unwrap(), 3);
+        assert_eq!(journal.lock().durable, 0, "nothing synced yet");
+        journal.start_new_segment_if_full();
+        assert_eq!(journal.lock().durable, 3);
+        let firsts: Vec<u64> = segments(dir.path()).unwrap().iter().map(|s| s.0).collect();
+        assert_eq!(firsts, vec![1, 4]);
+        journal
+            .append(|seq| vec![Op::remove(0, seq.to_be_bytes().to_vec())])
+            .unwrap();
+        assert_eq!(journal.write_out().unwrap(), 4);
+        let mut reader = Reader::new(dir.path(), 0);
+        let mut seqs = Vec::new();
+        let tail = reader
+            .read_until(4, &mut |seq, _| {
+                seqs.push(seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((tail, seqs), (Tail::Clean, vec![1, 2, 3, 4]));
     }
 
     /// Writers append while a reader applies, across many segment changes; the reader sees
