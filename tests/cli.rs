@@ -3,21 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-fn tradeoff() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeoff"));
-    cmd.current_dir(common::root())
-        .env_remove("TRADEOFF_DATA_DIR")
-        .env_remove("TRADEOFF_PACKS_DIR");
-    cmd
-}
 
 fn score(answers: &str, extra: &[&str]) -> Output {
-    let mut child = tradeoff()
+    let mut child = common::binary()
         .args(["score", "--answers", "-"])
         .args(extra)
         .stdin(Stdio::piped())
@@ -76,7 +66,7 @@ fn score_reads_a_file_and_prints_a_text_card() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("answers.json");
     std::fs::write(&file, r#"{"workload":"data_ml","ai_ml":"core"}"#).unwrap();
-    let out = tradeoff()
+    let out = common::binary()
         .args(["score", "--answers"])
         .arg(&file)
         .output()
@@ -135,7 +125,7 @@ fn score_works_with_the_three_option_fixture_pack() {
 
 #[test]
 fn packs_lists_and_validates_and_a_broken_pack_stops_start_up() {
-    let out = tradeoff().arg("packs").output().unwrap();
+    let out = common::binary().arg("packs").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -157,7 +147,7 @@ fn packs_lists_and_validates_and_a_broken_pack_stops_start_up() {
     .unwrap();
     std::fs::write(dir.path().join("prompts/node-vs-python.toml"), p).unwrap();
     for args in [vec!["packs"], vec!["serve", "--addr", "127.0.0.1:0"]] {
-        let out = tradeoff()
+        let out = common::binary()
             .args(&args)
             .arg("--packs-dir")
             .arg(dir.path())
@@ -175,37 +165,8 @@ fn packs_lists_and_validates_and_a_broken_pack_stops_start_up() {
     }
 }
 
-/// Collects a child's stdout on a thread, so the test can wait for a prompt.
-fn reader(out: std::process::ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return seen;
-                }
-            }
-            Err(e) => panic!("never saw {needle:?} ({e}); output so far: {seen:#?}"),
-        }
-    }
-}
-
 fn chat(data: &std::path::Path) -> std::process::Child {
-    tradeoff()
+    common::binary()
         .args(["chat", "--user", "ada", "--data-dir"])
         .arg(data)
         .stdin(Stdio::piped())
@@ -220,13 +181,13 @@ fn chat_killed_mid_way_resumes_where_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut child = chat(&data);
-    let rx = reader(child.stdout.take().unwrap());
+    let rx = common::lines(child.stdout.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
-    wait_for(&rx, "[1/");
+    common::wait_for(&rx, "[1/");
     writeln!(stdin, "we need live chat").unwrap();
-    wait_for(&rx, "[2/");
+    common::wait_for(&rx, "[2/");
     writeln!(stdin, "over 10k").unwrap();
-    wait_for(&rx, "[3/");
+    common::wait_for(&rx, "[3/");
     // While it runs, a second process on the same directory is refused clearly.
     let second = chat(&data).wait_with_output().unwrap();
     assert_eq!(second.status.code(), Some(1));
@@ -240,22 +201,22 @@ fn chat_killed_mid_way_resumes_where_it_was() {
 
     // Restarted: it picks up at the third question, and a third reply moves it on.
     let mut child = chat(&data);
-    let rx = reader(child.stdout.take().unwrap());
+    let rx = common::lines(child.stdout.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
-    let seen = wait_for(&rx, "[3/");
+    let seen = common::wait_for(&rx, "[3/");
     assert!(seen.iter().any(|l| l.contains("Resuming")), "{seen:#?}");
     writeln!(stdin, "not at all").unwrap();
-    wait_for(&rx, "[4/");
+    common::wait_for(&rx, "[4/");
     drop(stdin);
-    let seen = wait_for(&rx, "Paused");
+    let seen = common::wait_for(&rx, "Paused");
     assert!(!seen.is_empty());
     child.wait().unwrap();
 
     // Finish it in one go: every remaining answer, then the card.
     let mut child = chat(&data);
-    let rx = reader(child.stdout.take().unwrap());
+    let rx = common::lines(child.stdout.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
-    wait_for(&rx, "[4/");
+    common::wait_for(&rx, "[4/");
     for reply in [
         "javascript",
         "experienced",
@@ -268,7 +229,7 @@ fn chat_killed_mid_way_resumes_where_it_was() {
     ] {
         writeln!(stdin, "{reply}").unwrap();
     }
-    let seen = wait_for(&rx, "What would change the answer");
+    let seen = common::wait_for(&rx, "What would change the answer");
     let text = seen.join("\n");
     assert!(text.contains("Recommendation: Node.js"), "{text}");
     assert!(text.contains("Node.js") && text.contains("Python"));
@@ -279,12 +240,8 @@ fn chat_killed_mid_way_resumes_where_it_was() {
 #[test]
 fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tradeoff()
+    let port = common::free_port();
+    let mut child = common::binary()
         .args([
             "serve",
             "--addr",
@@ -303,8 +260,8 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let logs = reader_err(child.stderr.take().unwrap());
-    let seen = wait_for(&logs, "listening");
+    let logs = common::lines(child.stderr.take().unwrap());
+    let seen = common::wait_for(&logs, "listening");
     let text = seen.join("\n");
     assert!(
         text.contains("Slack is off") && text.contains("Discord is off"),
@@ -334,16 +291,4 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
         status.success(),
         "serve exits cleanly on SIGTERM: {status:?}"
     );
-}
-
-fn reader_err(err: std::process::ChildStderr) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }

@@ -556,6 +556,39 @@ async fn a_command_held_up_by_the_store_is_deferred_and_its_private_answer_follo
     assert_eq!(standin.calls().len(), 5, "{:?}", standin.calls());
 }
 
+/// A stop waits, up to its limit, for the answers to deferred interactions to be queued,
+/// so the outbox sends them at its next start instead of their being lost.
+#[tokio::test]
+async fn stopping_waits_for_a_deferred_answer_to_be_queued() {
+    let standin = StandIn::start().await;
+    let (bot, stall) = stalling_bot(&standin).await;
+    stall.close();
+    assert_eq!(bot.interact(&command("result")).await, json!({ "type": 5 }));
+    let limit = std::time::Duration::from_millis(200);
+    assert_eq!(bot.bot.finish_late_answers(limit).await, 1, "still held up");
+
+    let opener = stall.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        opener.open();
+    });
+    let limit = std::time::Duration::from_secs(10);
+    assert_eq!(bot.bot.finish_late_answers(limit).await, 0);
+    let queued = bot.store.outbox_pending(Platform::Discord).unwrap();
+    let ops: Vec<Value> = queued
+        .iter()
+        .map(|q| q.message.op.to_value().unwrap())
+        .collect();
+    let methods: Vec<&str> = ops.iter().map(|o| o["method"].as_str().unwrap()).collect();
+    assert_eq!(
+        methods,
+        ["DELETE", "POST"],
+        "the deferral's removal and the private answer are queued when finishing returns"
+    );
+    assert_eq!(ops[1]["body"]["flags"], 64, "{}", ops[1]);
+    assert!(standin.calls().is_empty(), "nothing sent yet");
+}
+
 /// A `/tradeoff start` held up by the store is deferred in time; once its write goes
 /// through, the deferral becomes the thread's starting message, and the thread opens on it.
 #[tokio::test]

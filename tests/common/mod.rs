@@ -202,3 +202,54 @@ pub async fn until(what: &str, done: impl Fn() -> bool) {
     }
     panic!("never happened: {what}");
 }
+
+/// The `tradeoff` binary, run from the repository with no data or packs directory from
+/// the environment.
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tradeoff"));
+    cmd.current_dir(root())
+        .env_remove("TRADEOFF_DATA_DIR")
+        .env_remove("TRADEOFF_PACKS_DIR");
+    cmd
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child's output, a line at a time, collected on a thread so a test can wait for one.
+pub fn lines(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The lines up to and including the first containing `needle`; fails the test, showing
+/// them, if none comes within 20 s.
+pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(line) => {
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return seen;
+                }
+            }
+            Err(e) => panic!("never saw {needle:?} ({e}); output so far: {seen:#?}"),
+        }
+    }
+}

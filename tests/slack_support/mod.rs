@@ -89,6 +89,8 @@ struct StandInState {
     members: Mutex<HashMap<String, Vec<String>>>,
     /// Members per page of conversations.members, when smaller than the `limit` asked for.
     members_page: Mutex<Option<usize>>,
+    /// Methods answered 503 until further notice.
+    down: Mutex<Vec<String>>,
 }
 
 /// Slack's Web API on 127.0.0.1, answering in Slack's formats.
@@ -138,6 +140,15 @@ impl StandIn {
             retry_after,
             body,
         });
+    }
+
+    /// Answers every call of `method` with 503 while `down`.
+    pub fn set_down(&self, method: &str, down: bool) {
+        let mut methods = self.state.down.lock().unwrap();
+        methods.retain(|m| m != method);
+        if down {
+            methods.push(method.to_owned());
+        }
     }
 
     /// What users.info says about `id`: `user` is merged over a plain member's record.
@@ -210,7 +221,14 @@ fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Va
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let forced = {
+    let forced = if state.down.lock().unwrap().contains(&method) {
+        Some(Forced {
+            method: method.clone(),
+            status: 503,
+            retry_after: None,
+            body: json!({ "ok": false, "error": "service_unavailable" }),
+        })
+    } else {
         let mut queue = state.forced.lock().unwrap();
         let at = queue.iter().position(|f| f.method == method);
         at.and_then(|i| queue.remove(i))
@@ -429,29 +447,24 @@ impl Harness {
         body: Vec<u8>,
         extra: &[(&str, &str)],
     ) -> reqwest::Response {
-        let ts = self.clock.secs().to_string();
-        let sig = verify::sign(SECRET, &ts, &body);
-        let mut req = self
-            .http
-            .post(format!("http://{}{path}", self.addr))
-            .header("content-type", content_type)
-            .header("x-slack-request-timestamp", ts)
-            .header("x-slack-signature", sig)
-            .body(body);
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        req.send().await.unwrap()
+        let url = format!("http://{}{path}", self.addr);
+        signed(
+            &self.http,
+            &url,
+            self.clock.secs(),
+            content_type,
+            body,
+            extra,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     /// `/tradeoff <text>` from `user`.
     pub async fn command(&self, text: &str, user: &str) -> Value {
-        let mut fields = fixture("slash_command.json");
-        fields["text"] = json!(text);
-        fields["user_id"] = json!(user);
-        let body = form(&fields);
         let r = self
-            .post_signed("/slack/commands", FORM, body.into_bytes(), &[])
+            .post_signed("/slack/commands", FORM, command_form(text, user), &[])
             .await;
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
@@ -484,6 +497,37 @@ impl Harness {
         .status()
         .as_u16()
     }
+}
+
+/// A request to `url` signed with [`SECRET`] at `secs`, as Slack signs them.
+pub fn signed(
+    http: &reqwest::Client,
+    url: &str,
+    secs: i64,
+    content_type: &str,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let ts = secs.to_string();
+    let sig = verify::sign(SECRET, &ts, &body);
+    let mut req = http
+        .post(url)
+        .header("content-type", content_type)
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body);
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req
+}
+
+/// The form body of `/tradeoff <text>` from `user`.
+pub fn command_form(text: &str, user: &str) -> Vec<u8> {
+    let mut fields = fixture("slash_command.json");
+    fields["text"] = json!(text);
+    fields["user_id"] = json!(user);
+    form(&fields).into_bytes()
 }
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
