@@ -241,23 +241,7 @@ fn chat_killed_mid_way_resumes_where_it_was() {
 fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
-    let mut child = common::binary()
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env_remove("SLACK_SIGNING_SECRET")
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("SLACK_APP_TOKEN")
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("DISCORD_PUBLIC_KEY")
-        .env_remove("DISCORD_APPLICATION_ID")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut child = common::serve_command(dir.path(), &format!("127.0.0.1:{port}"))
         .spawn()
         .unwrap();
     let logs = common::lines(child.stderr.take().unwrap());

@@ -8,7 +8,7 @@ mod slack_support;
 use serde_json::Value;
 use slack_support::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -22,19 +22,10 @@ struct Serve {
 impl Serve {
     fn start(dir: &Path, stand_in: &StandIn) -> Serve {
         let addr = format!("127.0.0.1:{}", common::free_port());
-        let mut child = common::binary()
-            .args(["serve", "--addr", &addr, "--data-dir"])
-            .arg(dir)
+        let mut child = common::serve_command(dir, &addr)
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_API_URL", stand_in.api_url())
-            .env_remove("SLACK_APP_TOKEN")
-            .env_remove("DISCORD_TOKEN")
-            .env_remove("DISCORD_PUBLIC_KEY")
-            .env_remove("DISCORD_APPLICATION_ID")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let logs = common::lines(child.stderr.take().unwrap());

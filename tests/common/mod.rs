@@ -213,6 +213,29 @@ pub fn binary() -> std::process::Command {
     cmd
 }
 
+/// `tradeoff serve` on `addr` with its store in `dir`, its log (at info) on stderr, and no
+/// platform turned on by the environment it runs in.
+pub fn serve_command(dir: &Path, addr: &str) -> std::process::Command {
+    let mut cmd = binary();
+    cmd.args(["serve", "--addr", addr, "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for var in [
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BOT_TOKEN",
+        "SLACK_API_URL",
+        "SLACK_APP_TOKEN",
+        "DISCORD_TOKEN",
+        "DISCORD_PUBLIC_KEY",
+        "DISCORD_APPLICATION_ID",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// A port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
