@@ -567,11 +567,7 @@ async fn stopping_waits_for_a_deferred_answer_to_be_queued() {
     let limit = std::time::Duration::from_millis(200);
     assert_eq!(bot.bot.finish_late_answers(limit).await, 1, "still held up");
 
-    let opener = stall.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        opener.open();
-    });
+    stall.open_in(300);
     let limit = std::time::Duration::from_secs(10);
     assert_eq!(bot.bot.finish_late_answers(limit).await, 0);
     let queued = bot.store.outbox_pending(Platform::Discord).unwrap();

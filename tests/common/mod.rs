@@ -84,6 +84,15 @@ impl Stall {
         self.0 .1.notify_all();
     }
 
+    /// Opens the gate `ms` milliseconds from now, from a task of its own.
+    pub fn open_in(&self, ms: u64) {
+        let stall = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            stall.open();
+        });
+    }
+
     /// Waits while the gate is closed, for at most 20 s, so that a test whose code under
     /// test holds the gate's opener up fails instead of hanging.
     fn pass(&self) {
