@@ -8,7 +8,9 @@
 # Needs wrk and bc (Debian: apt-get install -y wrk bc), openssl, taskset. Builds in release
 # mode. It prints serve's CPU time per start by thread, then waits for the outbox to
 # deliver everything the load queued. READ_PROBE=1 also times one command that reads the
-# store, halfway through the load on serve.
+# store, halfway through the load on serve. DRAIN_LIMIT=N waits at most N seconds for that.
+# SERVE_BIN=path loads another build of `tradeoff` in place of the one just built (to
+# compare two versions in alternating runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -32,7 +34,7 @@ taskset -c 0 "$BIN/examples/slack_bench" stand-in "127.0.0.1:$PORT_API" & PIDS+=
 SLACK_SIGNING_SECRET=$SECRET taskset -c 1 "$BIN/examples/slack_bench" bare "127.0.0.1:$PORT_BARE" & PIDS+=($!)
 BARE_PID=$!
 RUST_LOG=warn SLACK_SIGNING_SECRET=$SECRET SLACK_BOT_TOKEN=xoxb-load SLACK_API_URL="http://127.0.0.1:$PORT_API/api" \
-  taskset -c 1 "$BIN/tradeoff" --data-dir "$DATA" serve --addr "127.0.0.1:$PORT_SERVE" & PIDS+=($!)
+  taskset -c 1 "${SERVE_BIN:-$BIN/tradeoff}" --data-dir "$DATA" serve --addr "127.0.0.1:$PORT_SERVE" & PIDS+=($!)
 SERVE_PID=$!
 for port in $PORT_SERVE $PORT_BARE $PORT_API; do
   for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
