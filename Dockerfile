@@ -1,12 +1,21 @@
 # Build: a release binary from the locked dependencies.
 FROM rust:1-bookworm AS build
 WORKDIR /src
+# The dependencies first, in a layer of their own, built against empty targets: a change to
+# the sources then rebuilds only this crate.
 COPY Cargo.toml Cargo.lock ./
+RUN mkdir src benches \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/core.rs \
+    && cargo build --release --locked --bin tradeoff \
+    && rm -rf src benches
 COPY src src
 COPY benches benches
 COPY data data
 COPY prompts prompts
-RUN cargo build --release --locked --bin tradeoff
+# The copied sources keep their own times, which can be older than the empty targets' build.
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin tradeoff
 
 # Run: a small image with the binary, the packs, and a volume for the store.
 FROM debian:bookworm-slim
@@ -26,4 +35,6 @@ ENV TRADEOFF_DATA_DIR=/data \
     RUST_LOG=info
 VOLUME ["/data"]
 EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["tradeoff", "health"]
 CMD ["tradeoff", "serve"]

@@ -75,6 +75,14 @@ pub enum Command {
         #[command(flatten)]
         discord: crate::discord::DiscordArgs,
     },
+    /// Ask a running `serve` whether it is up (for container and service health checks):
+    /// exits 0 when its `/healthz` answers ok, 1 otherwise.
+    Health {
+        /// Where `serve` listens; an unspecified address (0.0.0.0, [::]) is asked on
+        /// loopback.
+        #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
+        addr: String,
+    },
     /// Print the Slack app manifest (JSON) to paste into "Create an app → From a manifest".
     SlackManifest {
         /// Where `tradeoff serve` is reachable from Slack, e.g. https://tradeoff.example.com.
@@ -264,9 +272,75 @@ fn run(cli: Cli) -> Result<(), Exit> {
             writeln!(std::io::stdout().lock(), "{json}")
                 .map_err(|e| Exit::fatal(format!("cannot print the manifest: {e}")))
         }
+        Command::Health { addr } => health(&addr),
         Command::DiscordRegister { guild, discord } => {
             discord_register(packs_dir, guild.as_deref(), &discord)
         }
+    }
+}
+
+/// How long `tradeoff health` waits for an answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The health endpoint of a `serve` listening on `addr`, asked on loopback when `addr` is
+/// unspecified (listening everywhere).
+fn health_url(addr: &str) -> Result<String, String> {
+    let Ok(mut at) = addr.parse::<std::net::SocketAddr>() else {
+        // A host name and port, as `serve` accepts too.
+        return match addr.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(format!("http://{addr}/healthz"))
+            }
+            _ => Err(format!(
+                "{addr:?} is not an address and port, like 127.0.0.1:3000"
+            )),
+        };
+    };
+    if at.ip().is_unspecified() {
+        at.set_ip(match at {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    Ok(format!("http://{at}/healthz"))
+}
+
+/// `tradeoff health`: asks `serve`'s `/healthz`, without touching the store (which the
+/// running `serve` holds).
+fn health(addr: &str) -> Result<(), Exit> {
+    let url = health_url(addr).map_err(Exit::usage)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Exit::fatal)?;
+    let answer: Result<serde_json::Value, String> = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(HEALTH_TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client.get(&url).send().await.map_err(|e| {
+            // reqwest's own text repeats the address; the cause is in its sources.
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(source) = cause.source() {
+                cause = source;
+            }
+            cause.to_string()
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("it answered {status}"));
+        }
+        response.json().await.map_err(|e| e.to_string())
+    });
+    match answer {
+        Ok(body) if body["status"] == "ok" => {
+            println!("tradeoff at {url} is up: {body}");
+            Ok(())
+        }
+        Ok(body) => Err(Exit::fatal(format!("tradeoff at {url} is not ok: {body}"))),
+        Err(e) => Err(Exit::fatal(format!(
+            "tradeoff at {url} does not answer: {e}"
+        ))),
     }
 }
 
@@ -508,4 +582,31 @@ fn score(
         Format::Text => print!("{}", outcome_card(pack, 0, &outcome).to_text()),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::health_url;
+
+    #[test]
+    fn health_is_asked_on_loopback_when_serve_listens_everywhere() {
+        assert_eq!(
+            health_url("0.0.0.0:3000").unwrap(),
+            "http://127.0.0.1:3000/healthz"
+        );
+        assert_eq!(
+            health_url("[::]:8080").unwrap(),
+            "http://[::1]:8080/healthz"
+        );
+        assert_eq!(
+            health_url("10.0.0.7:3000").unwrap(),
+            "http://10.0.0.7:3000/healthz"
+        );
+        assert_eq!(
+            health_url("localhost:3000").unwrap(),
+            "http://localhost:3000/healthz"
+        );
+        let error = health_url("localhost").unwrap_err();
+        assert!(error.contains("\"localhost\""), "{error}");
+    }
 }

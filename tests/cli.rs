@@ -264,6 +264,22 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
         body.starts_with("HTTP/1.1 200") && body.contains("\"status\":\"ok\""),
         "{body}"
     );
+    // `tradeoff health` (the image's health check) asks the same, by the address `serve`
+    // was given; it does not open the store, which `serve` holds.
+    let health = || {
+        common::binary()
+            .args(["health"])
+            .env("TRADEOFF_ADDR", format!("0.0.0.0:{port}"))
+            .env("TRADEOFF_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let up = health();
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        String::from_utf8_lossy(&up.stdout).contains("is up"),
+        "{up:?}"
+    );
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -274,5 +290,12 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
     assert!(
         status.success(),
         "serve exits cleanly on SIGTERM: {status:?}"
+    );
+    let down = health();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stderr(&down).contains("does not answer"),
+        "{}",
+        stderr(&down)
     );
 }
