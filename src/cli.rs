@@ -590,22 +590,14 @@ mod tests {
 
     #[test]
     fn health_is_asked_on_loopback_when_serve_listens_everywhere() {
-        assert_eq!(
-            health_url("0.0.0.0:3000").unwrap(),
-            "http://127.0.0.1:3000/healthz"
-        );
-        assert_eq!(
-            health_url("[::]:8080").unwrap(),
-            "http://[::1]:8080/healthz"
-        );
-        assert_eq!(
-            health_url("10.0.0.7:3000").unwrap(),
-            "http://10.0.0.7:3000/healthz"
-        );
-        assert_eq!(
-            health_url("localhost:3000").unwrap(),
-            "http://localhost:3000/healthz"
-        );
+        for (addr, url) in [
+            ("0.0.0.0:3000", "http://127.0.0.1:3000/healthz"),
+            ("[::]:8080", "http://[::1]:8080/healthz"),
+            ("10.0.0.7:3000", "http://10.0.0.7:3000/healthz"),
+            ("localhost:3000", "http://localhost:3000/healthz"),
+        ] {
+            assert_eq!(health_url(addr).unwrap(), url);
+        }
         let error = health_url("localhost").unwrap_err();
         assert!(error.contains("\"localhost\""), "{error}");
     }
