@@ -32,6 +32,16 @@ pub enum Delivery {
     Refused(String),
 }
 
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delivery::Sent(_) => f.write_str("sent"),
+            Delivery::Retry { error, .. } => write!(f, "{error} (will retry)"),
+            Delivery::Refused(reason) => write!(f, "{reason} (refused)"),
+        }
+    }
+}
+
 /// Performs one queued operation against a platform.
 pub trait Sender: Send + Sync + 'static {
     fn send(&self, op: &Value) -> impl Future<Output = Delivery> + Send;

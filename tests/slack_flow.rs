@@ -399,6 +399,45 @@ async fn without_auth_test_the_bot_knows_its_own_messages_by_bot_id() {
     running.shutdown().await;
 }
 
+/// A call Slack never answers is given up after the sender's limit and retried, instead of
+/// holding up every message behind it.
+#[tokio::test]
+async fn a_post_slack_never_answers_is_retried_instead_of_holding_up_the_outbox() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let clock = TestClock::new();
+    let h = Harness::start(dir.path(), &stand_in, clock.clone())
+        .await
+        .answering_within(std::time::Duration::from_millis(300));
+    stand_in.set_hanging("chat.postMessage", true);
+
+    h.command("start", "U1").await;
+    let p = tokio::time::timeout(std::time::Duration::from_secs(5), h.pass())
+        .await
+        .expect("the pass gave up on the unanswered post");
+    assert_eq!((p.sent, p.retried), (0, 1));
+    let pending = h.app.store.outbox_pending(Platform::Slack).unwrap();
+    assert_eq!(pending[0].attempts, 1);
+    let error = pending[0].last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("no answer within 300 ms"), "{error}");
+
+    stand_in.set_hanging("chat.postMessage", false);
+    clock.advance_ms(1000);
+    h.deliver().await;
+    let posts = stand_in.calls_of("chat.postMessage");
+    let statuses: Vec<u16> = posts.iter().map(|c| c.status).collect();
+    assert_eq!(
+        statuses,
+        [0, 200, 200],
+        "the unanswered try, then both posts"
+    );
+    assert_eq!(
+        posts[2].body["thread_ts"],
+        posts[1].ts.clone().unwrap().as_str(),
+        "in order: the question in the parent's thread"
+    );
+}
+
 #[tokio::test]
 async fn rate_limits_server_errors_and_transient_errors_are_retried_and_arrive_once() {
     let stand_in = StandIn::start().await;

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A client whose calls go to `{api_url}/{method}`, over https or, for a local stand-in,
 /// plain http. slack-morphism's default connector is https-only.
@@ -182,6 +184,27 @@ const TRANSIENT: &[&str] = &[
     "team_is_limited",
 ];
 
+/// How long a Web API call may go unanswered. slack-morphism's client has no timeout of its
+/// own, and the outbox sends one message at a time: a call that never got an answer would
+/// hold up every message behind it, for good.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+
+/// `call`'s result, or a transient failure when Slack does not answer `within`. (Slack may
+/// still have acted on it: the retry that follows can post twice, which is better than
+/// never posting what follows.)
+pub async fn answered<T>(
+    within: Duration,
+    call: impl Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, Delivery> {
+    match tokio::time::timeout(within, call).await {
+        Ok(result) => result.map_err(classify),
+        Err(_) => Err(Delivery::Retry {
+            after_ms: None,
+            error: format!("no answer within {} ms", within.as_millis()),
+        }),
+    }
+}
+
 /// Performs queued operations against the Web API.
 pub struct SlackSender {
     client: Arc<SlackHyperClient>,
@@ -191,6 +214,7 @@ pub struct SlackSender {
     app: Arc<App>,
     /// The bot's own user id: a poll reminder never mentions the bot.
     bot_user: Option<String>,
+    answer_within: Duration,
 }
 
 impl SlackSender {
@@ -201,6 +225,7 @@ impl SlackSender {
             store: app.store.clone(),
             app,
             bot_user: None,
+            answer_within: ANSWER_WITHIN,
         }
     }
 
@@ -209,27 +234,35 @@ impl SlackSender {
         self
     }
 
+    /// Gives up on a message call that goes unanswered for `within` (default
+    /// [`ANSWER_WITHIN`]), and leaves it to be retried.
+    pub fn with_answer_within(mut self, within: Duration) -> Self {
+        self.answer_within = within;
+        self
+    }
+
     async fn call(&self, op: &Value) -> Result<Option<String>, Delivery> {
         let method = op["method"].as_str().unwrap_or_default();
         let body = op["body"].clone();
         let bad = |e: serde_json::Error| Delivery::Refused(format!("{method}: bad operation: {e}"));
         let session = self.client.open_session(&self.token);
+        let within = self.answer_within;
         match method {
             "chat.postMessage" => {
                 let req: SlackApiChatPostMessageRequest =
                     serde_json::from_value(body).map_err(bad)?;
-                let resp = session.chat_post_message(&req).await.map_err(classify)?;
+                let resp = answered(within, session.chat_post_message(&req)).await?;
                 Ok(Some(resp.ts.to_string()))
             }
             "chat.update" => {
                 let req: SlackApiChatUpdateRequest = serde_json::from_value(body).map_err(bad)?;
-                let resp = session.chat_update(&req).await.map_err(classify)?;
+                let resp = answered(within, session.chat_update(&req)).await?;
                 Ok(Some(resp.ts.to_string()))
             }
             "chat.postEphemeral" => {
                 let req: SlackApiChatPostEphemeralRequest =
                     serde_json::from_value(body).map_err(bad)?;
-                session.chat_post_ephemeral(&req).await.map_err(classify)?;
+                answered(within, session.chat_post_ephemeral(&req)).await?;
                 Ok(None)
             }
             super::polls::REMIND_METHOD => {

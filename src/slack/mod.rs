@@ -70,7 +70,8 @@ pub async fn start(
 ) -> Result<Running, String> {
     let client = api::client(&config.api_url);
     let token = slack_morphism::prelude::SlackApiToken::new(config.bot_token.expose().into());
-    let bot_user = match client.open_session(&token).auth_test().await {
+    let session = client.open_session(&token);
+    let bot_user = match api::answered(api::ANSWER_WITHIN, session.auth_test()).await {
         Ok(me) => Some(me.user_id.to_string()),
         Err(e) => {
             tracing::warn!("Slack: auth.test failed ({e}); the bot's own messages are recognised by bot_id only");

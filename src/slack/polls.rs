@@ -826,10 +826,7 @@ pub(super) async fn send_reminder(
             .with_channel(channel.into())
             .with_limit(200)
             .opt_cursor(cursor.take());
-        let resp = session
-            .conversations_members(&req)
-            .await
-            .map_err(api::classify)?;
+        let resp = api::answered(api::ANSWER_WITHIN, session.conversations_members(&req)).await?;
         members.extend(resp.members.into_iter().map(|m| m.to_string()));
         cursor = resp
             .response_metadata
@@ -854,10 +851,8 @@ pub(super) async fn send_reminder(
             break;
         }
         checked += 1;
-        let human = match session
-            .users_info(&SlackApiUsersInfoRequest::new(m.as_str().into()))
-            .await
-        {
+        let req = SlackApiUsersInfoRequest::new(m.as_str().into());
+        let human = match api::answered(api::ANSWER_WITHIN, session.users_info(&req)).await {
             Ok(info) => {
                 info.user.flags.is_bot != Some(true)
                     && info.user.deleted != Some(true)

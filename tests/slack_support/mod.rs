@@ -91,6 +91,8 @@ struct StandInState {
     members_page: Mutex<Option<usize>>,
     /// Methods answered 503 until further notice.
     down: Mutex<Vec<String>>,
+    /// Methods never answered (the call is recorded with status 0) until further notice.
+    hanging: Mutex<Vec<String>>,
 }
 
 /// Slack's Web API on 127.0.0.1, answering in Slack's formats.
@@ -144,11 +146,12 @@ impl StandIn {
 
     /// Answers every call of `method` with 503 while `down`.
     pub fn set_down(&self, method: &str, down: bool) {
-        let mut methods = self.state.down.lock().unwrap();
-        methods.retain(|m| m != method);
-        if down {
-            methods.push(method.to_owned());
-        }
+        toggle(&self.state.down, method, down);
+    }
+
+    /// Never answers a call of `method` while `hanging` (a connection Slack leaves open).
+    pub fn set_hanging(&self, method: &str, hanging: bool) {
+        toggle(&self.state.hanging, method, hanging);
     }
 
     /// What users.info says about `id`: `user` is merged over a plain member's record.
@@ -191,6 +194,14 @@ impl StandIn {
     }
 }
 
+fn toggle(methods: &Mutex<Vec<String>>, method: &str, on: bool) {
+    let mut methods = methods.lock().unwrap();
+    methods.retain(|m| m != method);
+    if on {
+        methods.push(method.to_owned());
+    }
+}
+
 /// A GET call: its query parameters are recorded as the call's body.
 async fn api_get(
     State(state): State<Arc<StandInState>>,
@@ -212,6 +223,16 @@ async fn api(
     body: axum::body::Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if state.hanging.lock().unwrap().contains(&method) {
+        state.calls.lock().unwrap().push(Call {
+            method,
+            authorization: String::new(),
+            body,
+            status: 0,
+            ts: None,
+        });
+        return std::future::pending().await;
+    }
     answer(state, method, headers, body)
 }
 
@@ -415,6 +436,14 @@ impl Harness {
             addr,
             http,
             server,
+        }
+    }
+
+    /// The harness with its sender giving up on a message call unanswered for `within`.
+    pub fn answering_within(self, within: std::time::Duration) -> Self {
+        Harness {
+            sender: self.sender.with_answer_within(within),
+            ..self
         }
     }
 
