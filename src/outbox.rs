@@ -32,12 +32,13 @@ pub enum Delivery {
     Refused(String),
 }
 
+/// What happened, for a log line: whether it is retried is the caller's to say.
 impl std::fmt::Display for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Delivery::Sent(_) => f.write_str("sent"),
-            Delivery::Retry { error, .. } => write!(f, "{error} (will retry)"),
-            Delivery::Refused(reason) => write!(f, "{reason} (refused)"),
+            Delivery::Retry { error, .. } => f.write_str(error),
+            Delivery::Refused(reason) => f.write_str(reason),
         }
     }
 }

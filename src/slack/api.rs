@@ -234,8 +234,8 @@ impl SlackSender {
         self
     }
 
-    /// Gives up on a message call that goes unanswered for `within` (default
-    /// [`ANSWER_WITHIN`]), and leaves it to be retried.
+    /// Gives up on a Web API call that goes unanswered for `within` (default
+    /// [`ANSWER_WITHIN`]), and leaves its message to be retried.
     pub fn with_answer_within(mut self, within: Duration) -> Self {
         self.answer_within = within;
         self
@@ -271,6 +271,7 @@ impl SlackSender {
                     &self.token,
                     &self.store,
                     self.bot_user.as_deref(),
+                    within,
                     &body,
                 )
                 .await

@@ -543,8 +543,8 @@ impl SlackBot {
         let token = SlackApiToken::new(token.expose().into());
         let session = client.open_session(&token);
         let req = SlackApiUsersInfoRequest::new(user.into());
-        match tokio::time::timeout(USERS_INFO_TIMEOUT, session.users_info(&req)).await {
-            Ok(Ok(resp)) => {
+        match api::answered(USERS_INFO_TIMEOUT, session.users_info(&req)).await {
+            Ok(resp) => {
                 let u = resp.user;
                 let name = u
                     .profile
@@ -559,12 +559,8 @@ impl SlackBot {
                     name,
                 }
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!("users.info failed ({e}); treating the user as no admin, in UTC");
-                Person::default()
-            }
-            Err(_) => {
-                tracing::warn!("users.info timed out; treating the user as no admin, in UTC");
                 Person::default()
             }
         }
@@ -678,16 +674,9 @@ impl SlackBot {
         let token = SlackApiToken::new(token.expose().into());
         let session = client.open_session(&token);
         let req = SlackApiViewsOpenRequest::new(ev.trigger_id.clone(), view);
-        match tokio::time::timeout(VIEWS_OPEN_TIMEOUT, session.views_open(&req)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(poll = %id, "views.open failed: {e}");
-                self.tell_privately(&id, &channel, &user, NO_FORM);
-            }
-            Err(_) => {
-                tracing::warn!(poll = %id, "views.open timed out");
-                self.tell_privately(&id, &channel, &user, NO_FORM);
-            }
+        if let Err(e) = api::answered(VIEWS_OPEN_TIMEOUT, session.views_open(&req)).await {
+            tracing::warn!(poll = %id, "views.open failed: {e}");
+            self.tell_privately(&id, &channel, &user, NO_FORM);
         }
         Ok(())
     }
@@ -793,6 +782,7 @@ pub(super) async fn send_reminder(
     token: &SlackApiToken,
     store: &Arc<dyn Store>,
     bot_user: Option<&str>,
+    within: Duration,
     body: &Value,
 ) -> Result<Option<String>, Delivery> {
     let Some(id) = body["poll"].as_str().and_then(poll_id) else {
@@ -826,7 +816,7 @@ pub(super) async fn send_reminder(
             .with_channel(channel.into())
             .with_limit(200)
             .opt_cursor(cursor.take());
-        let resp = api::answered(api::ANSWER_WITHIN, session.conversations_members(&req)).await?;
+        let resp = api::answered(within, session.conversations_members(&req)).await?;
         members.extend(resp.members.into_iter().map(|m| m.to_string()));
         cursor = resp
             .response_metadata
@@ -852,7 +842,7 @@ pub(super) async fn send_reminder(
         }
         checked += 1;
         let req = SlackApiUsersInfoRequest::new(m.as_str().into());
-        let human = match api::answered(api::ANSWER_WITHIN, session.users_info(&req)).await {
+        let human = match api::answered(within, session.users_info(&req)).await {
             Ok(info) => {
                 info.user.flags.is_bot != Some(true)
                     && info.user.deleted != Some(true)
