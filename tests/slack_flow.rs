@@ -409,7 +409,7 @@ async fn a_post_slack_never_answers_is_retried_instead_of_holding_up_the_outbox(
     let h = Harness::start(dir.path(), &stand_in, clock.clone())
         .await
         .answering_within(std::time::Duration::from_millis(300));
-    stand_in.set_hanging("chat.postMessage", true);
+    stand_in.set_outage("chat.postMessage", Some(Outage::Silent));
 
     h.command("start", "U1").await;
     let p = tokio::time::timeout(std::time::Duration::from_secs(5), h.pass())
@@ -421,7 +421,7 @@ async fn a_post_slack_never_answers_is_retried_instead_of_holding_up_the_outbox(
     let error = pending[0].last_error.as_deref().unwrap_or_default();
     assert!(error.contains("no answer within 300 ms"), "{error}");
 
-    stand_in.set_hanging("chat.postMessage", false);
+    stand_in.set_outage("chat.postMessage", None);
     clock.advance_ms(1000);
     h.deliver().await;
     let posts = stand_in.calls_of("chat.postMessage");

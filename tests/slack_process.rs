@@ -87,7 +87,7 @@ impl Serve {
 async fn acknowledged_while_down_arrives_once_after(signal: &str, exits_cleanly: bool) {
     let dir = tempfile::tempdir().unwrap();
     let stand_in = StandIn::start().await;
-    stand_in.set_down("chat.postMessage", true);
+    stand_in.set_outage("chat.postMessage", Some(Outage::Unavailable));
 
     let first = Serve::start(dir.path(), &stand_in);
     let ack = first.start_command().await;
@@ -103,7 +103,7 @@ async fn acknowledged_while_down_arrives_once_after(signal: &str, exits_cleanly:
     assert_eq!(success, exits_cleanly, "after {signal}: {log}");
     assert!(stand_in.accepted().is_empty(), "nothing got through yet");
 
-    stand_in.set_down("chat.postMessage", false);
+    stand_in.set_outage("chat.postMessage", None);
     let second = Serve::start(dir.path(), &stand_in);
     common::until("both messages of the start were posted", || {
         stand_in.accepted().len() >= 2

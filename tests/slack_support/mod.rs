@@ -89,10 +89,17 @@ struct StandInState {
     members: Mutex<HashMap<String, Vec<String>>>,
     /// Members per page of conversations.members, when smaller than the `limit` asked for.
     members_page: Mutex<Option<usize>>,
-    /// Methods answered 503 until further notice.
-    down: Mutex<Vec<String>>,
-    /// Methods never answered (the call is recorded with status 0) until further notice.
-    hanging: Mutex<Vec<String>>,
+    /// Methods failing until further notice.
+    outages: Mutex<HashMap<String, Outage>>,
+}
+
+/// How a method fails while it is out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// Answered 503.
+    Unavailable,
+    /// Never answered, as a connection Slack leaves open (the call is recorded with status 0).
+    Silent,
 }
 
 /// Slack's Web API on 127.0.0.1, answering in Slack's formats.
@@ -144,14 +151,13 @@ impl StandIn {
         });
     }
 
-    /// Answers every call of `method` with 503 while `down`.
-    pub fn set_down(&self, method: &str, down: bool) {
-        toggle(&self.state.down, method, down);
-    }
-
-    /// Never answers a call of `method` while `hanging` (a connection Slack leaves open).
-    pub fn set_hanging(&self, method: &str, hanging: bool) {
-        toggle(&self.state.hanging, method, hanging);
+    /// Fails every call of `method` as `outage` says, until it is set to `None`.
+    pub fn set_outage(&self, method: &str, outage: Option<Outage>) {
+        let mut outages = self.state.outages.lock().unwrap();
+        match outage {
+            Some(o) => outages.insert(method.to_owned(), o),
+            None => outages.remove(method),
+        };
     }
 
     /// What users.info says about `id`: `user` is merged over a plain member's record.
@@ -194,14 +200,6 @@ impl StandIn {
     }
 }
 
-fn toggle(methods: &Mutex<Vec<String>>, method: &str, on: bool) {
-    let mut methods = methods.lock().unwrap();
-    methods.retain(|m| m != method);
-    if on {
-        methods.push(method.to_owned());
-    }
-}
-
 /// A GET call: its query parameters are recorded as the call's body.
 async fn api_get(
     State(state): State<Arc<StandInState>>,
@@ -213,7 +211,7 @@ async fn api_get(
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     let body: serde_json::Map<String, Value> =
         pairs.into_iter().map(|(k, v)| (k, json!(v))).collect();
-    answer(state, method, headers, Value::Object(body))
+    respond(state, method, headers, Value::Object(body)).await
 }
 
 async fn api(
@@ -223,26 +221,42 @@ async fn api(
     body: axum::body::Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if state.hanging.lock().unwrap().contains(&method) {
-        state.calls.lock().unwrap().push(Call {
-            method,
-            authorization: String::new(),
-            body,
-            status: 0,
-            ts: None,
-        });
-        return std::future::pending().await;
-    }
-    answer(state, method, headers, body)
+    respond(state, method, headers, body).await
 }
 
-fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Value) -> Response {
-    let authorization = headers
+/// Answers a call, or records it and never answers while its method is silent.
+async fn respond(
+    state: Arc<StandInState>,
+    method: String,
+    headers: HeaderMap,
+    body: Value,
+) -> Response {
+    let outage = state.outages.lock().unwrap().get(&method).copied();
+    if outage != Some(Outage::Silent) {
+        return answer(state, method, headers, body);
+    }
+    state.calls.lock().unwrap().push(Call {
+        method,
+        authorization: authorization(&headers),
+        body,
+        status: 0,
+        ts: None,
+    });
+    std::future::pending().await
+}
+
+fn authorization(headers: &HeaderMap) -> String {
+    headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_owned();
-    let forced = if state.down.lock().unwrap().contains(&method) {
+        .to_owned()
+}
+
+fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Value) -> Response {
+    let authorization = authorization(&headers);
+    let unavailable = state.outages.lock().unwrap().get(&method) == Some(&Outage::Unavailable);
+    let forced = if unavailable {
         Some(Forced {
             method: method.clone(),
             status: 503,
