@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 fn score(answers: &str, extra: &[&str]) -> Output {
     let mut child = common::binary()
@@ -280,13 +280,7 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
         String::from_utf8_lossy(&up.stdout).contains("is up"),
         "{up:?}"
     );
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = child.wait().unwrap();
+    let status = common::stop(&mut child, "-TERM");
     assert!(
         status.success(),
         "serve exits cleanly on SIGTERM: {status:?}"

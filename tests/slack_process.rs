@@ -8,9 +8,8 @@ mod slack_support;
 use serde_json::Value;
 use slack_support::*;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
 
 /// `tradeoff serve` with its store in `dir`, Slack's Web API at `stand_in`.
 struct Serve {
@@ -59,23 +58,7 @@ impl Serve {
     /// Sends `signal` and waits (up to 30 s) for the process to end; returns whether it
     /// ended with success, and its log.
     fn stop(mut self, signal: &str) -> (bool, String) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not stop within 30 s of {signal}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = common::stop(&mut self.child, signal);
         let log: Vec<String> = self.logs.try_iter().collect();
         (status.success(), log.join("\n"))
     }

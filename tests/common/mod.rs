@@ -285,3 +285,25 @@ pub fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<Str
         }
     }
 }
+
+/// Sends `signal` (as `kill` spells it: `-TERM`, `-KILL`) to `child` and waits, at most
+/// 30 s, for it to end.
+pub fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the process did not end within 30 s of {signal}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
