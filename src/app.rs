@@ -2,7 +2,7 @@
 //! on the stored conversation, persists the new state, and returns what happened for the
 //! caller to show. Adapters (terminal, Slack, Discord) stay thin on top of this.
 
-use crate::core::card::{outcome_card, Card};
+use crate::core::card::{outcome_card, Basis, Card};
 use crate::core::conversation::{Conversation, Event, Input, Next, Transition};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
@@ -111,7 +111,7 @@ impl Update {
     pub fn card(&self) -> Option<Card> {
         self.outcome
             .as_ref()
-            .map(|o| outcome_card(&self.pack, self.version, o))
+            .map(|o| outcome_card(&self.pack, self.version, o, &basis(&self.conversation)))
     }
 }
 
@@ -319,7 +319,16 @@ impl App {
         )
         .map_err(|e| InternalError::new("stored result", e))?;
         let outcome = crate::core::score::evaluate(&pack, &answers);
-        let card = outcome_card(&pack, record.pack_version, &outcome);
+        let by = if record.answered_by.is_empty() {
+            vec![record.started_by.name.clone()]
+        } else {
+            record.answered_by.clone()
+        };
+        let basis = Basis {
+            by,
+            at: record.finished_at,
+        };
+        let card = outcome_card(&pack, record.pack_version, &outcome, &basis);
         Ok((record, card))
     }
 }
@@ -382,5 +391,21 @@ fn result_record(
             .collect(),
         started_by: c.started_by.clone(),
         finished_at: now,
+        answered_by: basis(c).by,
+    }
+}
+
+/// Who answered a conversation (each name once, in the order they first answered) and when
+/// it last moved.
+fn basis(c: &Conversation) -> Basis {
+    let mut by: Vec<String> = Vec::new();
+    for r in c.answers.iter().flatten() {
+        if !by.contains(&r.by.name) {
+            by.push(r.by.name.clone());
+        }
+    }
+    Basis {
+        by,
+        at: c.updated_at,
     }
 }

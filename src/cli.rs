@@ -5,7 +5,7 @@
 //! 1 when the program cannot run (a broken pack, a locked data directory).
 
 use crate::app::App;
-use crate::core::card::outcome_card;
+use crate::core::card::{outcome_card, Basis};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
 use crate::core::score::{evaluate, Answers};
@@ -576,10 +576,16 @@ fn score(
     let outcome = evaluate(pack, &answers_set);
     match format {
         Format::Json => {
-            let json = serde_json::to_string_pretty(&outcome.to_json()).map_err(Exit::fatal)?;
+            let json = serde_json::to_string_pretty(&outcome.to_json(pack)).map_err(Exit::fatal)?;
             println!("{json}");
         }
-        Format::Text => print!("{}", outcome_card(pack, 0, &outcome).to_text()),
+        Format::Text => {
+            let basis = Basis {
+                by: Vec::new(),
+                at: chrono::Utc::now().timestamp(),
+            };
+            print!("{}", outcome_card(pack, 0, &outcome, &basis).to_text());
+        }
     }
     Ok(())
 }

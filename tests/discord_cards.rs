@@ -7,7 +7,7 @@ mod discord_support;
 use discord_support::*;
 use proptest::prelude::*;
 use serde_json::json;
-use tradeoff::core::card::{outcome_card, Card, CardItem, CardSection, ScoreLine};
+use tradeoff::core::card::{outcome_card, Basis, Card, CardItem, CardSection, ScoreLine};
 use tradeoff::core::conversation::Conversation;
 use tradeoff::core::ids::UserRef;
 use tradeoff::core::messages::{prompt, Prompt, PromptChoice};
@@ -21,7 +21,11 @@ fn pack() -> tradeoff::core::pack::Pack {
 fn card_for(answers: &[(&str, &str)]) -> Card {
     let pack = pack();
     let answers = Answers::from_ids(&pack, answers.iter().copied()).unwrap();
-    outcome_card(&pack, 1, &evaluate(&pack, &answers))
+    let basis = Basis {
+        by: vec!["Ada".into()],
+        at: NOW,
+    };
+    outcome_card(&pack, 1, &evaluate(&pack, &answers), &basis)
 }
 
 #[test]
@@ -51,9 +55,9 @@ fn card_snapshots() {
         ("ml_runtime", "in_process"),
         ("team_skills", "both"),
     ]);
-    assert_eq!(node.pick, "nodejs");
-    assert_eq!(python.pick, "python");
-    assert_eq!(hybrid.pick, "hybrid");
+    assert_eq!(node.pick.as_deref(), Some("nodejs"));
+    assert_eq!(python.pick.as_deref(), Some("python"));
+    assert_eq!(hybrid.pick.as_deref(), Some("hybrid"));
     for card in [&node, &python, &hybrid] {
         assert_sendable(&card_message(card).to_json());
     }
@@ -84,10 +88,11 @@ fn item(title_len: usize, body_len: usize) -> CardItem {
 fn extreme_card(items: usize, title_len: usize, body_len: usize, scores: usize) -> Card {
     Card {
         title: format!("{NASTY}{}", "T".repeat(title_len)),
-        pick: "nodejs".into(),
+        pick: Some("nodejs".into()),
         recommendation: format!("{NASTY}{}", "R".repeat(title_len)),
         summary: "S".repeat(body_len * 5),
         confidence: Confidence::Low,
+        confidence_note: format!("{NASTY}{}", "N".repeat(title_len)),
         color: Some("#3c873a".into()),
         scores: (0..scores)
             .map(|i| ScoreLine {

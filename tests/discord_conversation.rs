@@ -156,9 +156,10 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
     assert!(fields
         .iter()
         .any(|f| f["name"].as_str().unwrap().starts_with("Why: ")));
-    assert!(fields
-        .iter()
-        .any(|f| f["name"].as_str().unwrap().starts_with("Trade-off: ")));
+    assert!(fields.iter().any(|f| f["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("Trade-off (our reading): ")));
     assert_eq!(
         fields.last().unwrap()["name"],
         "What would change the answer"

@@ -79,7 +79,12 @@ fn syntax_error_names_the_file_and_position() {
         ),
     );
     assert_eq!(e.file, PROMPTS);
-    assert!(e.field.contains("line 1"), "{e}");
+    let (_, prompts) = common::shipped_sources();
+    let at = prompts[..prompts.find("[[questions]]\nid = \"workload\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(e.field.contains(&format!("line {at},")), "line {at}: {e}");
 }
 
 #[test]
@@ -242,13 +247,10 @@ fn unknown_signal() {
 #[test]
 fn blend_naming_a_missing_option() {
     let e = broken(
-        replace(
-            "options = [\"nodejs\", \"python\"]",
-            "options = [\"nodejs\", \"pyhton\"]",
-        ),
+        replace("option = \"python\"\nrole", "option = \"pyhton\"\nrole"),
         same,
     );
-    assert_names(&e, DATA, "blends[hybrid].options");
+    assert_names(&e, DATA, "blends[hybrid].layers[1].option");
 }
 
 #[test]
@@ -323,4 +325,58 @@ fn loading_a_directory_names_the_paths() {
         .expect_err("id mismatch is refused")
         .to_string();
     assert!(e.contains("other.toml") && e.contains("id"), "{e}");
+}
+
+#[test]
+fn blend_layer_naming_a_missing_criterion() {
+    let e = broken(
+        replace("criteria = [\"ai_data\", ", "criteria = [\"ai_dta\", "),
+        same,
+    );
+    assert_names(&e, DATA, "blends[hybrid].layers[1].criteria");
+}
+
+#[test]
+fn blend_layer_needing_a_missing_signal() {
+    let e = broken(
+        replace("needs = { ml_layer = 2 }", "needs = { ml_layr = 2 }"),
+        same,
+    );
+    assert_names(&e, DATA, "blends[hybrid].layers[1].needs.ml_layr");
+}
+
+#[test]
+fn a_blend_rated_below_the_best_needs_a_mitigation() {
+    let e = broken(
+        replace(
+            "mitigations.hybrid = \"Give each half",
+            "# mitigations.hybrid = \"Give each half",
+        ),
+        same,
+    );
+    assert_names(&e, DATA, "criteria[single_stack].mitigations.hybrid");
+}
+
+#[test]
+fn a_source_address_that_is_not_http() {
+    let e = broken(
+        replace(
+            "date = \"22 December 2025\"",
+            "date = \"22 December 2025\"\nurl = \"softices dot com\"",
+        ),
+        same,
+    );
+    assert_names(&e, DATA, "source.url");
+}
+
+#[test]
+fn an_empty_quote() {
+    let e = broken(
+        replace(
+            "quotes = [\"Learning Curve | Moderate | Easy\"]",
+            "quotes = [\" \"]",
+        ),
+        same,
+    );
+    assert_names(&e, DATA, "criteria[learning_curve].quotes[0]");
 }

@@ -2,7 +2,7 @@
 //! Block Kit limits on messages built from extreme inputs.
 
 use serde_json::Value;
-use tradeoff::core::card::{outcome_card, Card, CardItem, CardSection, ScoreLine};
+use tradeoff::core::card::{outcome_card, Basis, Card, CardItem, CardSection, ScoreLine};
 use tradeoff::core::conversation::Conversation;
 use tradeoff::core::ids::{ChoiceId, UserRef};
 use tradeoff::core::pack::Pack;
@@ -15,7 +15,11 @@ fn pack() -> Pack {
 
 fn card_for(pack: &Pack, answers: &[(&str, &str)]) -> Card {
     let answers = Answers::from_ids(pack, answers.iter().copied()).unwrap();
-    outcome_card(pack, 1, &evaluate(pack, &answers))
+    let basis = Basis {
+        by: vec!["Ada".into()],
+        at: 1_714_557_600,
+    };
+    outcome_card(pack, 1, &evaluate(pack, &answers), &basis)
 }
 
 fn json(m: &render::Message) -> Value {
@@ -138,14 +142,17 @@ fn extreme_pack() -> Pack {
     let long = |n: usize| "&<>x".repeat(n / 4 + 1).chars().take(n).collect::<String>();
     let mut p = pack();
     p.title = long(150);
-    p.source = long(500);
+    p.source.title = long(300);
+    p.source.author = Some(long(150));
+    p.source.publisher = Some(long(150));
+    p.source.date = Some(long(150));
     for o in &mut p.options {
         o.label = long(40);
         o.summary = long(300);
     }
     for c in &mut p.criteria {
         c.label = long(80);
-        c.facts = vec![long(300); 6];
+        c.quotes = vec![long(300); 6];
         c.reasons = vec![long(300); c.reasons.len()];
         c.mitigations = vec![Some(long(300)); c.mitigations.len()];
     }
@@ -247,10 +254,11 @@ fn cards_far_beyond_any_limit_are_shortened_not_refused() {
     };
     let card = Card {
         title: huge(1000),
-        pick: "x".into(),
+        pick: Some("x".into()),
         recommendation: huge(4000),
         summary: huge(4000),
         confidence: Confidence::Low,
+        confidence_note: huge(1000),
         color: None,
         scores: (0..10)
             .map(|i| ScoreLine {

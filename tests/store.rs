@@ -185,8 +185,8 @@ fn results_are_kept_per_channel_latest_first() {
         )
         .unwrap();
     assert_eq!(record.key, key("2.0"));
-    assert_eq!(record.recommendation, "nodejs");
-    assert_eq!(card.pick, "nodejs");
+    assert_eq!(record.recommendation.as_deref(), Some("nodejs"));
+    assert_eq!(card.pick.as_deref(), Some("nodejs"));
     assert_eq!(
         record.answers.get("workload").map(String::as_str),
         Some("realtime")

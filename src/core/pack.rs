@@ -48,13 +48,37 @@ struct CriteriaFile {
     title: String,
     #[serde(default)]
     description: String,
-    source: String,
+    #[serde(default)]
+    quotes: Vec<String>,
+    source: RawSource,
     options: Vec<RawOption>,
     criteria: Vec<RawCriterion>,
     #[serde(default)]
     signals: Vec<RawSignal>,
     #[serde(default)]
     blends: Vec<RawBlend>,
+}
+
+/// A source is either a citation as one line, or its parts.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSource {
+    Line(String),
+    Parts(RawSourceParts),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSourceParts {
+    title: String,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    publisher: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +97,8 @@ struct RawCriterion {
     id: String,
     label: String,
     ratings: BTreeMap<String, u8>,
-    facts: Vec<String>,
+    #[serde(default)]
+    quotes: Vec<String>,
     reasons: BTreeMap<String, String>,
     #[serde(default)]
     mitigations: BTreeMap<String, String>,
@@ -91,11 +116,23 @@ struct RawSignal {
 struct RawBlend {
     id: String,
     label: String,
-    options: Vec<String>,
     summary: String,
-    requires: BTreeMap<String, f64>,
+    #[serde(default)]
+    quotes: Vec<String>,
+    #[serde(default)]
+    base_cost: f64,
+    layers: Vec<RawLayer>,
     #[serde(default)]
     tradeoffs: Vec<RawTradeoff>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    option: String,
+    role: String,
+    needs: BTreeMap<String, f64>,
+    criteria: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,29 +190,68 @@ pub struct OptionDef {
     pub summary: String,
 }
 
+/// Where a pack's quotes come from. Every part but the title is optional, and the card shows
+/// only what the pack gives: an address is never guessed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub title: String,
+    pub author: Option<String>,
+    pub publisher: Option<String>,
+    pub date: Option<String>,
+    pub url: Option<String>,
+}
+
+impl Source {
+    /// A one-line citation, e.g. `“Title”, Author (Publisher), 22 December 2025`.
+    pub fn citation(&self) -> String {
+        let mut out = format!("“{}”", self.title);
+        match (&self.author, &self.publisher) {
+            (Some(a), Some(p)) => out.push_str(&format!(", {a} ({p})")),
+            (Some(x), None) | (None, Some(x)) => out.push_str(&format!(", {x}")),
+            (None, None) => {}
+        }
+        if let Some(d) = &self.date {
+            out.push_str(&format!(", {d}"));
+        }
+        if let Some(u) = &self.url {
+            out.push_str(&format!(", {u}"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.citation())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Criterion {
     pub id: CriterionId,
     pub label: String,
-    /// Indexed like [`Pack::options`].
-    pub ratings: Vec<u8>,
-    pub facts: Vec<String>,
-    /// Indexed like [`Pack::options`].
+    /// Indexed like [`Pack::candidates`]: the options' ratings as written (1–5), then each
+    /// blend's, as written or derived from its layers (see [`Blend`]).
+    pub ratings: Vec<f64>,
+    /// The source's own words behind this criterion, verbatim. Empty: our reading only.
+    pub quotes: Vec<String>,
+    /// Indexed like [`Pack::candidates`]: our one-line reading for each candidate.
     pub reasons: Vec<String>,
-    /// Indexed like [`Pack::options`]: how to soften this criterion when that option is
-    /// chosen although it is not the best here. Present for every option rated below the top.
+    /// Indexed like [`Pack::candidates`]: how to soften this criterion when that candidate is
+    /// chosen although another is better here. Present for every candidate rated below the
+    /// best option.
     pub mitigations: Vec<Option<String>>,
 }
 
 impl Criterion {
-    /// A rating mapped onto 0..=1, so that the middle of the scale is 0.5.
-    pub fn normalized(&self, option: usize) -> f64 {
-        normalize(self.ratings[option])
+    /// A candidate's rating mapped onto 0..=1, so that the middle of the scale is 0.5.
+    pub fn normalized(&self, candidate: usize) -> f64 {
+        normalize(self.ratings[candidate])
     }
 }
 
-fn normalize(rating: u8) -> f64 {
-    f64::from(rating - RATING_MIN) / f64::from(RATING_MAX - RATING_MIN)
+fn normalize(rating: f64) -> f64 {
+    (rating - f64::from(RATING_MIN)) / f64::from(RATING_MAX - RATING_MIN)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,17 +266,35 @@ pub struct Tradeoff {
     pub mitigation: String,
 }
 
+/// One half of a blend: the part of the system that runs on one option.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub option: usize,
+    /// What this half does, e.g. "real-time notifications and the API layer".
+    pub role: String,
+    /// (signal index, minimum total): the answers call for this layer when every one is met.
+    pub needs: Vec<(usize, f64)>,
+    /// The criteria on which the blend carries this layer's option's rating.
+    pub criteria: Vec<usize>,
+}
+
 /// A recommendation that combines options, e.g. the article's hybrid of a Python ML
-/// service beside a Node.js real-time layer. It applies when every required signal reaches
-/// its threshold.
+/// service beside a Node.js real-time layer: a candidate with a score of its own.
+///
+/// Its rating on a criterion is the one the criterion gives it, if any; else the rating of the
+/// option of the layer that covers the criterion; else the mean of its options' ratings (half
+/// the system runs on each). It is a candidate only when the answers call for every layer,
+/// and its score carries `base_cost` weight units against it: what any second stack costs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blend {
     pub id: String,
     pub label: String,
+    /// Its options, in the order its layers name them.
     pub options: Vec<usize>,
     pub summary: String,
-    /// (signal index, minimum total)
-    pub requires: Vec<(usize, f64)>,
+    pub quotes: Vec<String>,
+    pub layers: Vec<Layer>,
+    pub base_cost: f64,
     pub tradeoffs: Vec<Tradeoff>,
 }
 
@@ -215,7 +309,8 @@ pub struct Choice {
     pub weights: Vec<(usize, f64)>,
     /// Indexed like [`Pack::signals`].
     pub signals: Vec<f64>,
-    /// Precomputed: for each option, sum of weight x normalized rating.
+    /// Precomputed: for each candidate (options, then blends), sum of weight x normalized
+    /// rating.
     pub option_evidence: Vec<f64>,
     /// Precomputed: sum of the weights.
     pub weight_total: f64,
@@ -246,7 +341,9 @@ pub struct Pack {
     pub id: PackId,
     pub title: String,
     pub description: String,
-    pub source: String,
+    /// The source's words for when nothing tips the decision, verbatim.
+    pub quotes: Vec<String>,
+    pub source: Source,
     pub intro: String,
     pub options: Vec<OptionDef>,
     pub criteria: Vec<Criterion>,
@@ -264,6 +361,46 @@ impl Pack {
 
     pub fn option_index(&self, id: &str) -> Option<usize> {
         self.options.iter().position(|o| o.id.as_str() == id)
+    }
+
+    /// How many candidates there are: every option, then every blend.
+    pub fn candidates(&self) -> usize {
+        self.options.len() + self.blends.len()
+    }
+
+    /// A candidate's id: an option's, or a blend's.
+    pub fn candidate_id(&self, candidate: usize) -> &str {
+        match candidate.checked_sub(self.options.len()) {
+            None => self.options[candidate].id.as_str(),
+            Some(b) => &self.blends[b].id,
+        }
+    }
+
+    pub fn candidate_label(&self, candidate: usize) -> &str {
+        match candidate.checked_sub(self.options.len()) {
+            None => &self.options[candidate].label,
+            Some(b) => &self.blends[b].label,
+        }
+    }
+
+    /// Every quote the pack shows as the source's words, with where it stands in the files:
+    /// `quotes`, `criteria[ID]` or `blends[ID]`.
+    pub fn quotes(&self) -> Vec<(String, &str)> {
+        let own = self
+            .quotes
+            .iter()
+            .map(|q| ("quotes".to_owned(), q.as_str()));
+        let criteria = self.criteria.iter().flat_map(|c| {
+            c.quotes
+                .iter()
+                .map(move |q| (format!("criteria[{}]", c.id), q.as_str()))
+        });
+        let blends = self.blends.iter().flat_map(|b| {
+            b.quotes
+                .iter()
+                .map(move |q| (format!("blends[{}]", b.id), q.as_str()))
+        });
+        own.chain(criteria).chain(blends).collect()
     }
 }
 
@@ -375,6 +512,75 @@ fn unique<'a>(
     Ok(())
 }
 
+fn source(file: &str, raw: RawSource) -> Result<Source, PackError> {
+    let parts = match raw {
+        RawSource::Line(title) => RawSourceParts {
+            title,
+            author: None,
+            publisher: None,
+            date: None,
+            url: None,
+        },
+        RawSource::Parts(parts) => parts,
+    };
+    check_text(file, "source.title", &parts.title, 300)?;
+    for (field, value) in [
+        ("author", &parts.author),
+        ("publisher", &parts.publisher),
+        ("date", &parts.date),
+    ] {
+        if let Some(v) = value {
+            check_text(file, &format!("source.{field}"), v, 150)?;
+        }
+    }
+    if let Some(url) = &parts.url {
+        check_text(file, "source.url", url, 300)?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(' ') {
+            return Err(PackError::new(
+                file,
+                "source.url",
+                format!("{url:?} is not an http(s) address"),
+            ));
+        }
+    }
+    Ok(Source {
+        title: parts.title,
+        author: parts.author,
+        publisher: parts.publisher,
+        date: parts.date,
+        url: parts.url,
+    })
+}
+
+fn best_option_rating(option_ratings: &[f64]) -> f64 {
+    option_ratings.iter().copied().fold(f64::MIN, f64::max)
+}
+
+/// A blend's rating, reason and mitigation on criterion `k`, where the criterion gives none:
+/// the covering layer's option's, or else the mean of its options' (with the weaker one's
+/// reason and mitigation, since that half is what falls short).
+fn derive_blend_rating(c: &mut Criterion, k: usize, at: usize, blend: &Blend) {
+    let from = match blend.layers.iter().find(|l| l.criteria.contains(&k)) {
+        Some(layer) => {
+            c.ratings[at] = c.ratings[layer.option];
+            layer.option
+        }
+        None => {
+            let mean = blend.options.iter().map(|&o| c.ratings[o]).sum::<f64>()
+                / blend.options.len() as f64;
+            c.ratings[at] = mean;
+            blend
+                .options
+                .iter()
+                .copied()
+                .min_by(|&a, &b| c.ratings[a].total_cmp(&c.ratings[b]))
+                .unwrap_or(blend.options[0])
+        }
+    };
+    c.reasons[at] = c.reasons[from].clone();
+    c.mitigations[at] = c.mitigations[from].clone();
+}
+
 struct Validator<'a> {
     data: &'a str,
     prompts: &'a str,
@@ -385,7 +591,10 @@ impl Validator<'_> {
         let data = self.data;
         check_id(data, "id", &raw.id)?;
         check_text(data, "title", &raw.title, 150)?;
-        check_text(data, "source", &raw.source, 500)?;
+        let source = source(data, raw.source)?;
+        for (i, quote) in raw.quotes.iter().enumerate() {
+            check_text(data, &format!("quotes[{i}]"), quote, 300)?;
+        }
         if raw.options.len() < 2 {
             return Err(PackError::new(
                 data,
@@ -428,6 +637,34 @@ impl Validator<'_> {
         }
         let option_index = |id: &str| options.iter().position(|o| o.id.as_str() == id);
 
+        // Blends are named before criteria are read: a criterion may rate a blend itself.
+        unique(data, "blends", raw.blends.iter().map(|b| b.id.as_str()))?;
+        if raw.blends.len() > 5 {
+            return Err(PackError::new(
+                data,
+                "blends",
+                "a pack can have at most five blends",
+            ));
+        }
+        for b in &raw.blends {
+            let at = format!("blends[{}]", b.id);
+            check_id(data, &format!("{at}.id"), &b.id)?;
+            if option_index(&b.id).is_some() {
+                return Err(PackError::new(
+                    data,
+                    format!("{at}.id"),
+                    "a blend cannot share an id with an option",
+                ));
+            }
+        }
+        // Candidates: the options, then the blends.
+        let candidate_ids: Vec<&str> = options
+            .iter()
+            .map(|o| o.id.as_str())
+            .chain(raw.blends.iter().map(|b| b.id.as_str()))
+            .collect();
+        let candidate_index = |id: &str| candidate_ids.iter().position(|c| *c == id);
+
         if raw.criteria.is_empty() {
             return Err(PackError::new(
                 data,
@@ -436,89 +673,103 @@ impl Validator<'_> {
             ));
         }
         unique(data, "criteria", raw.criteria.iter().map(|c| c.id.as_str()))?;
+        // Per criterion: ratings, reasons and mitigations per candidate, a blend's still
+        // `None` where the criterion does not give it one.
         let mut criteria = Vec::with_capacity(raw.criteria.len());
+        let mut explicit: Vec<Vec<bool>> = Vec::with_capacity(raw.criteria.len());
         for c in raw.criteria {
             let at = format!("criteria[{}]", c.id);
             check_id(data, &format!("{at}.id"), &c.id)?;
             check_text(data, &format!("{at}.label"), &c.label, 80)?;
-            let per_option = |keys: Vec<&String>, field: &str| -> Result<(), PackError> {
+            for (field, keys) in [
+                ("ratings", c.ratings.keys().collect::<Vec<_>>()),
+                ("reasons", c.reasons.keys().collect()),
+                ("mitigations", c.mitigations.keys().collect()),
+            ] {
                 for key in keys {
-                    if option_index(key).is_none() {
+                    if candidate_index(key).is_none() {
                         return Err(PackError::new(
                             data,
                             format!("{at}.{field}.{key}"),
-                            format!("no option {key:?} in this pack"),
+                            format!("no option or blend {key:?} in this pack"),
                         ));
                     }
                 }
-                Ok(())
-            };
-            per_option(c.ratings.keys().collect(), "ratings")?;
-            per_option(c.reasons.keys().collect(), "reasons")?;
-            per_option(c.mitigations.keys().collect(), "mitigations")?;
-            let mut ratings = Vec::with_capacity(options.len());
-            let mut reasons = Vec::with_capacity(options.len());
-            for o in &options {
-                let rating = *c.ratings.get(o.id.as_str()).ok_or_else(|| {
-                    PackError::new(
-                        data,
-                        format!("{at}.ratings.{}", o.id),
-                        "missing: every option needs a rating",
-                    )
-                })?;
+            }
+            let mut ratings = Vec::with_capacity(candidate_ids.len());
+            let mut reasons = Vec::with_capacity(candidate_ids.len());
+            let mut rated = Vec::with_capacity(candidate_ids.len());
+            for (i, id) in candidate_ids.iter().enumerate() {
+                let is_option = i < options.len();
+                let Some(&rating) = c.ratings.get(*id) else {
+                    if is_option {
+                        return Err(PackError::new(
+                            data,
+                            format!("{at}.ratings.{id}"),
+                            "missing: every option needs a rating",
+                        ));
+                    }
+                    if c.reasons.contains_key(*id) {
+                        return Err(PackError::new(
+                            data,
+                            format!("{at}.reasons.{id}"),
+                            "a blend's reason goes with a rating of its own here",
+                        ));
+                    }
+                    ratings.push(f64::NAN);
+                    reasons.push(String::new());
+                    rated.push(false);
+                    continue;
+                };
                 if !(RATING_MIN..=RATING_MAX).contains(&rating) {
                     return Err(PackError::new(
                         data,
-                        format!("{at}.ratings.{}", o.id),
+                        format!("{at}.ratings.{id}"),
                         format!("rating {rating} is outside {RATING_MIN}-{RATING_MAX}"),
                     ));
                 }
-                ratings.push(rating);
-                let reason = c.reasons.get(o.id.as_str()).ok_or_else(|| {
+                ratings.push(f64::from(rating));
+                let reason = c.reasons.get(*id).ok_or_else(|| {
                     PackError::new(
                         data,
-                        format!("{at}.reasons.{}", o.id),
-                        "missing: every option needs a one-line reason",
+                        format!("{at}.reasons.{id}"),
+                        "missing: every rating needs a one-line reason",
                     )
                 })?;
-                check_text(data, &format!("{at}.reasons.{}", o.id), reason, 300)?;
+                check_text(data, &format!("{at}.reasons.{id}"), reason, 300)?;
                 reasons.push(reason.clone());
+                rated.push(true);
             }
-            if c.facts.is_empty() {
-                return Err(PackError::new(
-                    data,
-                    format!("{at}.facts"),
-                    "name at least one fact from the source",
-                ));
+            for (i, quote) in c.quotes.iter().enumerate() {
+                check_text(data, &format!("{at}.quotes[{i}]"), quote, 300)?;
             }
-            for (i, fact) in c.facts.iter().enumerate() {
-                check_text(data, &format!("{at}.facts[{i}]"), fact, 300)?;
-            }
-            let top = ratings.iter().copied().max().unwrap_or(RATING_MAX);
-            let mut mitigations = Vec::with_capacity(options.len());
-            for (i, o) in options.iter().enumerate() {
-                let m = c.mitigations.get(o.id.as_str()).cloned();
-                if ratings[i] < top && m.is_none() {
+            let top = best_option_rating(&ratings[..options.len()]);
+            let mut mitigations = Vec::with_capacity(candidate_ids.len());
+            for (i, id) in candidate_ids.iter().enumerate() {
+                let m = c.mitigations.get(*id).cloned();
+                if rated[i] && ratings[i] < top && m.is_none() {
                     return Err(PackError::new(
                         data,
-                        format!("{at}.mitigations.{}", o.id),
-                        format!("missing: {} is rated below the best here, so say how a team softens that", o.id),
+                        format!("{at}.mitigations.{id}"),
+                        format!("missing: {id} is rated below the best here, so say how a team softens that"),
                     ));
                 }
                 if let Some(text) = &m {
-                    check_text(data, &format!("{at}.mitigations.{}", o.id), text, 300)?;
+                    check_text(data, &format!("{at}.mitigations.{id}"), text, 300)?;
                 }
                 mitigations.push(m);
             }
+            explicit.push(rated);
             criteria.push(Criterion {
                 id: CriterionId::new(c.id),
                 label: c.label,
                 ratings,
-                facts: c.facts,
+                quotes: c.quotes,
                 reasons,
                 mitigations,
             });
         }
+        let criterion_index = |id: &str| criteria.iter().position(|c| c.id.as_str() == id);
 
         unique(data, "signals", raw.signals.iter().map(|s| s.id.as_str()))?;
         let mut signals = Vec::new();
@@ -532,62 +783,99 @@ impl Validator<'_> {
         }
         let signal_index = |id: &str| signals.iter().position(|s| s.id == id);
 
-        unique(data, "blends", raw.blends.iter().map(|b| b.id.as_str()))?;
         let mut blends = Vec::new();
         for b in raw.blends {
             let at = format!("blends[{}]", b.id);
-            check_id(data, &format!("{at}.id"), &b.id)?;
-            if option_index(&b.id).is_some() {
-                return Err(PackError::new(
-                    data,
-                    format!("{at}.id"),
-                    "a blend cannot share an id with an option",
-                ));
-            }
             check_text(data, &format!("{at}.label"), &b.label, 60)?;
             check_text(data, &format!("{at}.summary"), &b.summary, 300)?;
-            let mut members = Vec::new();
-            for o in &b.options {
-                let i = option_index(o).ok_or_else(|| {
-                    PackError::new(
-                        data,
-                        format!("{at}.options"),
-                        format!("no option {o:?} in this pack"),
-                    )
-                })?;
-                members.push(i);
+            for (i, quote) in b.quotes.iter().enumerate() {
+                check_text(data, &format!("{at}.quotes[{i}]"), quote, 300)?;
             }
-            if members.len() < 2 {
+            if !(b.base_cost.is_finite() && (0.0..=100.0).contains(&b.base_cost)) {
                 return Err(PackError::new(
                     data,
-                    format!("{at}.options"),
-                    "a blend combines at least two options",
+                    format!("{at}.base_cost"),
+                    "must be a number from 0 to 100",
                 ));
             }
-            if b.requires.is_empty() {
+            if b.layers.len() < 2 {
                 return Err(PackError::new(
                     data,
-                    format!("{at}.requires"),
-                    "a blend needs at least one required signal",
+                    format!("{at}.layers"),
+                    "a blend has at least two layers, each on one option",
                 ));
             }
-            let mut requires = Vec::new();
-            for (signal, min) in &b.requires {
-                let i = signal_index(signal).ok_or_else(|| {
+            let mut layers: Vec<Layer> = Vec::new();
+            let mut covered = HashSet::new();
+            for (li, l) in b.layers.iter().enumerate() {
+                let lat = format!("{at}.layers[{li}]");
+                let option = option_index(&l.option).ok_or_else(|| {
                     PackError::new(
                         data,
-                        format!("{at}.requires.{signal}"),
-                        format!("no signal {signal:?} in this pack"),
+                        format!("{lat}.option"),
+                        format!("no option {:?} in this pack", l.option),
                     )
                 })?;
-                if !(min.is_finite() && *min > 0.0) {
+                if layers.iter().any(|x| x.option == option) {
                     return Err(PackError::new(
                         data,
-                        format!("{at}.requires.{signal}"),
-                        "must be a positive number",
+                        format!("{lat}.option"),
+                        format!(
+                            "two layers run on {:?}: a blend's layers run on different options",
+                            l.option
+                        ),
                     ));
                 }
-                requires.push((i, *min));
+                check_text(data, &format!("{lat}.role"), &l.role, 120)?;
+                if l.needs.is_empty() {
+                    return Err(PackError::new(
+                        data,
+                        format!("{lat}.needs"),
+                        "name at least one signal that calls for this layer",
+                    ));
+                }
+                let mut needs = Vec::new();
+                for (signal, min) in &l.needs {
+                    let i = signal_index(signal).ok_or_else(|| {
+                        PackError::new(
+                            data,
+                            format!("{lat}.needs.{signal}"),
+                            format!("no signal {signal:?} in this pack"),
+                        )
+                    })?;
+                    if !(min.is_finite() && *min > 0.0) {
+                        return Err(PackError::new(
+                            data,
+                            format!("{lat}.needs.{signal}"),
+                            "must be a positive number",
+                        ));
+                    }
+                    needs.push((i, *min));
+                }
+                let mut layer_criteria = Vec::new();
+                for crit in &l.criteria {
+                    let k = criterion_index(crit).ok_or_else(|| {
+                        PackError::new(
+                            data,
+                            format!("{lat}.criteria"),
+                            format!("no criterion {crit:?} in this pack"),
+                        )
+                    })?;
+                    if !covered.insert(k) {
+                        return Err(PackError::new(
+                            data,
+                            format!("{lat}.criteria"),
+                            format!("criterion {crit:?} is in two layers"),
+                        ));
+                    }
+                    layer_criteria.push(k);
+                }
+                layers.push(Layer {
+                    option,
+                    role: l.role.clone(),
+                    needs,
+                    criteria: layer_criteria,
+                });
             }
             let mut tradeoffs = Vec::new();
             for (i, t) in b.tradeoffs.into_iter().enumerate() {
@@ -606,14 +894,23 @@ impl Validator<'_> {
             blends.push(Blend {
                 id: b.id,
                 label: b.label,
-                options: members,
+                options: layers.iter().map(|l| l.option).collect(),
                 summary: b.summary,
-                requires,
+                quotes: b.quotes,
+                layers,
+                base_cost: b.base_cost,
                 tradeoffs,
             });
         }
+        for (k, c) in criteria.iter_mut().enumerate() {
+            for (bi, blend) in blends.iter().enumerate() {
+                if !explicit[k][options.len() + bi] {
+                    derive_blend_rating(c, k, options.len() + bi, blend);
+                }
+            }
+        }
 
-        let questions = self.questions(&prompts, &raw.id, &options, &criteria, &signals)?;
+        let questions = self.questions(&prompts, &raw.id, &criteria, &signals)?;
         let total_budget = questions.iter().map(|q| q.budget).sum::<f64>();
         if total_budget <= 0.0 {
             return Err(PackError::new(
@@ -626,7 +923,8 @@ impl Validator<'_> {
             id: PackId::new(raw.id),
             title: raw.title,
             description: raw.description,
-            source: raw.source,
+            quotes: raw.quotes,
+            source,
             intro: prompts.intro,
             options,
             criteria,
@@ -641,7 +939,6 @@ impl Validator<'_> {
         &self,
         prompts: &PromptsFile,
         pack_id: &str,
-        options: &[OptionDef],
         criteria: &[Criterion],
         signals: &[Signal],
     ) -> Result<Vec<Question>, PackError> {
@@ -794,7 +1091,7 @@ impl Validator<'_> {
                     }
                     phrases.push(folded);
                 }
-                let option_evidence = (0..options.len())
+                let option_evidence = (0..criteria.first().map_or(0, |c| c.ratings.len()))
                     .map(|o| {
                         weights
                             .iter()

@@ -6,7 +6,7 @@
 //! hash of the user id, so a member can still change their answers until the close, and the
 //! salt is dropped when the poll ends.
 
-use super::card::{team_card, Card, CardItem, CardSection};
+use super::card::{team_card, Basis, Card, CardItem, CardSection};
 use super::ids::{ChannelId, PackId, Platform, PollId, UserRef, WorkspaceId};
 use super::pack::Pack;
 use super::schedule::{describe, next_close, zone, PollSpec, Timing};
@@ -31,7 +31,8 @@ pub enum PollState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoundSummary {
     pub round: u32,
-    pub recommendation: String,
+    /// `None` when the round named no winner.
+    pub recommendation: Option<String>,
     pub recommendation_label: String,
     /// option label -> score
     pub scores: Vec<(String, f64)>,
@@ -209,7 +210,7 @@ impl Poll {
             .map(|c| now - c)
             .filter(|&late| late > LATE_AFTER_SECS);
         let summary = round_summary(pack, &team, self.round, now);
-        let card = self.card(pack, &team, &summary, late_by);
+        let card = self.card(pack, &team, &summary, late_by, now);
         let round = self.round;
         let next_round = if self.is_recurring() {
             self.previous = Some(summary);
@@ -239,8 +240,14 @@ impl Poll {
         team: &TeamOutcome,
         summary: &RoundSummary,
         late_by: Option<i64>,
+        now: i64,
     ) -> Card {
-        let mut card = team_card(pack, self.pack_version, team);
+        // A poll's responses carry no names: the card counts who answered instead.
+        let basis = Basis {
+            by: Vec::new(),
+            at: now,
+        };
+        let mut card = team_card(pack, self.pack_version, team, &basis);
         if self.is_recurring() {
             card.title = format!("{} (round {})", card.title, self.round);
         }

@@ -2,7 +2,7 @@
 //! split of individual recommendations and where the team agrees or not.
 
 use super::pack::Pack;
-use super::score::{describe, evaluate, quick, Answers, Evidence, Outcome, Pick};
+use super::score::{describe, evaluate, quick, Answers, Evidence, Outcome, Search};
 use serde::{Deserialize, Serialize};
 
 /// Counts per question and choice, plus how each respondent's own answers came out.
@@ -15,6 +15,9 @@ pub struct Tally {
     pub applicable: Vec<u32>,
     /// Individual recommendations: per option, then per blend.
     pub picks: Vec<u32>,
+    /// Respondents whose own answers named no winner.
+    #[serde(default)]
+    pub even: u32,
 }
 
 impl Tally {
@@ -27,7 +30,8 @@ impl Tally {
                 .map(|q| vec![0; q.choices.len()])
                 .collect(),
             applicable: vec![0; pack.questions.len()],
-            picks: vec![0; pack.options.len() + pack.blends.len()],
+            picks: vec![0; pack.candidates()],
+            even: 0,
         }
     }
 
@@ -42,12 +46,19 @@ impl Tally {
                 }
             }
         }
-        let (_, pick) = quick(pack, &Evidence::of_answers(pack, answers));
-        let slot = match pick {
-            Pick::Option(o) => o,
-            Pick::Blend(b) => pack.options.len() + b,
-        };
-        self.picks[slot] += 1;
+        match quick(pack, &Evidence::of_answers(pack, answers)).1 {
+            Some(pick) => self.picks[pick.candidate(pack)] += 1,
+            None => self.even += 1,
+        }
+    }
+
+    /// Per question and choice, the share of respondents who chose it.
+    pub fn shares(&self) -> Vec<Vec<f64>> {
+        let n = f64::from(self.respondents.max(1));
+        self.counts
+            .iter()
+            .map(|counts| counts.iter().map(|&c| f64::from(c) / n).collect())
+            .collect()
     }
 
     /// The team's evidence: each choice counts with the share of respondents who chose it.
@@ -125,11 +136,13 @@ pub fn team_outcome(pack: &Pack, tally: &Tally) -> TeamOutcome {
             }
         }
     }
-    let mut outcome = describe(pack, &evidence, &weights);
-    let majority = evaluate(pack, &tally.majority());
+    let majority_answers = tally.majority();
+    let search = Search::of_team(pack, &tally.shares(), &majority_answers);
+    let mut outcome = describe(pack, &evidence, &weights, &search);
+    let majority = evaluate(pack, &majority_answers);
     outcome.flip = majority
         .flip
-        .filter(|f| f.recommendation != outcome.recommendation);
+        .filter(|f| Some(&f.recommendation) != outcome.recommendation.as_ref());
 
     let labels = pack
         .options
@@ -138,6 +151,7 @@ pub fn team_outcome(pack: &Pack, tally: &Tally) -> TeamOutcome {
         .chain(pack.blends.iter().map(|b| b.label.clone()));
     let mut split: Vec<(String, u32)> = labels
         .zip(tally.picks.iter().copied())
+        .chain(std::iter::once(("no clear winner".to_owned(), tally.even)))
         .filter(|(_, n)| *n > 0)
         .collect();
     split.sort_by_key(|(_, n)| std::cmp::Reverse(*n));

@@ -5,7 +5,7 @@
 //! User text (names) is neutralised for Discord markdown, and every message carries
 //! `allowed_mentions: {"parse": []}`, so an answer can never ping `@everyone` or a role.
 
-use crate::core::card::{Card, CardItem};
+use crate::core::card::{Card, CardItem, FLIP_TITLE};
 use crate::core::messages::{Prompt, REPLY_HINT};
 use crate::core::text::Command;
 use serde::Serialize;
@@ -230,13 +230,17 @@ pub fn card_embed(card: &Card) -> Embed {
         inline: false,
     }];
     fields.extend(card.drivers.iter().map(|d| item_field("Why: ", d)));
-    fields.extend(card.tradeoffs.iter().map(|t| item_field("Trade-off: ", t)));
+    fields.extend(
+        card.tradeoffs
+            .iter()
+            .map(|t| item_field("Trade-off (our reading): ", t)),
+    );
     for section in &card.sections {
         let prefix = format!("{}: ", escape_markdown(&section.title));
         fields.extend(section.items.iter().map(|i| item_field(&prefix, i)));
     }
     fields.push(EmbedField {
-        name: "What would change the answer".into(),
+        name: FLIP_TITLE.into(),
         value: escape_markdown(&card.flip),
         inline: false,
     });
@@ -246,7 +250,7 @@ pub fn card_embed(card: &Card) -> Embed {
             "**{}** · {} · confidence {}\n{}",
             escape_markdown(&card.recommendation),
             escape_markdown(&card.score_summary()),
-            card.confidence.as_str(),
+            escape_markdown(&card.confidence_line()),
             escape_markdown(&card.summary)
         ),
         color: color_of(card),

@@ -7,7 +7,7 @@
 //! The ids of buttons and menus are defined here too ([`action_ids`], [`parse_action`]):
 //! they carry the conversation's thread and question so a click needs no lookup.
 
-use crate::core::card::{Card, CardItem};
+use crate::core::card::{Card, CardItem, DRIVERS_TITLE, FLIP_TITLE, TRADEOFFS_TITLE};
 use crate::core::conversation::{Conversation, Input};
 use crate::core::messages::{answered_line, prompt_at, REPLY_HINT};
 use crate::core::pack::Pack;
@@ -39,9 +39,10 @@ pub mod limits {
     pub const FALLBACK_TEXT: usize = 3000;
 }
 
-/// Above this many choices a question shows a menu instead of buttons: a thread stays
-/// readable, and the command buttons keep their own row.
-pub const MAX_CHOICE_BUTTONS: usize = 5;
+/// Above this many choices a question shows a menu instead of buttons, so a thread stays
+/// readable. Six short labels wrap onto two lines at most, and the command buttons are in an
+/// actions block of their own either way.
+pub const MAX_CHOICE_BUTTONS: usize = 6;
 
 /// A message ready for chat.postMessage / chat.update: the notification text and blocks.
 #[derive(Debug, Clone, PartialEq)]
@@ -441,10 +442,10 @@ pub fn card(card: &Card) -> Message {
     let mut blocks = vec![
         Block::Header(card.title.clone()),
         Block::Section(format!(
-            "*Recommendation: {}*\n{}\n_Confidence: {}_",
+            "*Recommendation: {}*\n{}\n_Confidence {}_",
             escape(&card.recommendation),
             escape(&card.summary),
-            card.confidence.as_str()
+            escape(&card.confidence_line())
         )),
         Block::Section(
             card.scores
@@ -461,17 +462,13 @@ pub fn card(card: &Card) -> Message {
             .map(|i| format!("• *{}*\n{}", escape(&i.title), escape(&i.body)))
             .collect()
     };
-    push_list(&mut blocks, "What decided it", &items(&card.drivers));
-    push_list(
-        &mut blocks,
-        "Trade-offs, and how to soften them",
-        &items(&card.tradeoffs),
-    );
+    push_list(&mut blocks, DRIVERS_TITLE, &items(&card.drivers));
+    push_list(&mut blocks, TRADEOFFS_TITLE, &items(&card.tradeoffs));
     for section in &card.sections {
         push_list(&mut blocks, &section.title, &items(&section.items));
     }
     blocks.push(Block::Section(format!(
-        "*What would change the answer*\n{}",
+        "*{FLIP_TITLE}*\n{}",
         escape(&card.flip)
     )));
     blocks.push(Block::Context(escape(&card.footer)));

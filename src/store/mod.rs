@@ -60,11 +60,16 @@ pub struct ResultRecord {
     pub pack_version: u32,
     /// question id -> choice id
     pub answers: BTreeMap<String, String>,
-    pub recommendation: String,
+    /// `None` when the answers named no winner.
+    pub recommendation: Option<String>,
     /// option id -> score 0–100
     pub scores: BTreeMap<String, f64>,
     pub started_by: UserRef,
     pub finished_at: i64,
+    /// The names of those who answered, in the order they first did (empty in records
+    /// written before it was kept).
+    #[serde(default)]
+    pub answered_by: Vec<String>,
 }
 
 /// A message waiting to go out to a platform. `op` is the adapter's own description of the
