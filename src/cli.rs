@@ -66,6 +66,17 @@ pub enum Command {
     },
     /// List and validate the decision packs.
     Packs,
+    /// Check that every quote in the decision packs stands verbatim in the source's text
+    /// (runs of white space count as one space). Exits 0 when all do, 1 naming the file, the
+    /// place and the quote of each that does not.
+    CheckQuotes {
+        /// The source's text, as a plain-text file.
+        #[arg(long)]
+        source: PathBuf,
+        /// Check only this pack.
+        #[arg(long)]
+        pack: Option<String>,
+    },
     /// Run the HTTP server (health check, and the Slack and Discord endpoints).
     Serve {
         #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
@@ -245,6 +256,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             println!("{} pack(s), all valid.", loaded.len());
             Ok(())
         }
+        Command::CheckQuotes { source, pack } => check_quotes(packs_dir, &source, pack.as_deref()),
         Command::Serve {
             addr,
             slack,
@@ -519,6 +531,47 @@ async fn serve(
     // Dropping the runtime waits for its thread; do that off the async workers.
     let _ = tokio::task::spawn_blocking(move || drop(background)).await;
     served
+}
+
+fn check_quotes(packs_dir: Option<&Path>, source: &Path, only: Option<&str>) -> Result<(), Exit> {
+    let text = std::fs::read_to_string(source)
+        .map_err(|e| Exit::usage(format!("{}: cannot read: {e}", source.display())))?;
+    let loaded = load_packs(packs_dir)?;
+    let chosen: Vec<&(PackSource, Pack)> = loaded
+        .iter()
+        .filter(|(_, p)| only.is_none_or(|id| p.id.as_str() == id))
+        .collect();
+    if chosen.is_empty() {
+        let known: Vec<&str> = loaded.iter().map(|(_, p)| p.id.as_str()).collect();
+        return Err(Exit::usage(format!(
+            "no pack {:?} (available: {})",
+            only.unwrap_or_default(),
+            known.join(", ")
+        )));
+    }
+    let mut missing = Vec::new();
+    for (files, pack) in &chosen {
+        let quotes = pack.quotes().len();
+        let unquoted = crate::core::pack::unquoted(pack, &text);
+        for (place, quote) in &unquoted {
+            missing.push(format!(
+                "{}: {place}.quotes: not found in {}: “{quote}”",
+                files.criteria_name,
+                source.display()
+            ));
+        }
+        println!(
+            "{}: {} of {quotes} quotes found in {}",
+            pack.id,
+            quotes - unquoted.len(),
+            source.display()
+        );
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Exit::fatal(missing.join("\n")))
+    }
 }
 
 fn score(

@@ -322,3 +322,60 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
         stderr(&down)
     );
 }
+
+/// `check-quotes` on the fixture pack against a small source text of its own: the quotes
+/// stand in it, once with their spaces broken across lines.
+fn check_quotes(source: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("source.txt");
+    std::fs::write(&file, source).unwrap();
+    common::binary()
+        .arg("--packs-dir")
+        .arg(common::fixture_root())
+        .args(["check-quotes", "--source"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
+const FIXTURE_SOURCE: &str = "Intro.\nKafka sustains millions of messages per second\non a small cluster. Kafka keeps the log; consumers can rewind.\nRabbitMQ exchanges route by topic, header or fan-out. SQS is fully managed.\nSQS's free tier covers a million requests a month.\n";
+
+#[test]
+fn check_quotes_passes_when_every_quote_stands_in_the_source() {
+    let out = check_quotes(FIXTURE_SOURCE);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("queue-choice: 5 of 5 quotes found"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_quotes_names_the_file_the_criterion_and_the_quote_it_cannot_find() {
+    // One word changed: the quote is no longer the source's.
+    let out = check_quotes(&FIXTURE_SOURCE.replace("can rewind", "may rewind"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("data/queue-choice.toml")
+            && err.contains("criteria[replay].quotes")
+            && err.contains("“Kafka keeps the log; consumers can rewind”"),
+        "{err}"
+    );
+    assert_eq!(err.matches("not found").count(), 1, "{err}");
+}
+
+#[test]
+fn check_quotes_refuses_a_source_it_cannot_read() {
+    let out = common::binary()
+        .args(["check-quotes", "--source", "/no/such/source.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/no/such/source.txt"),
+        "{}",
+        stderr(&out)
+    );
+}

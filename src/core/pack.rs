@@ -419,6 +419,21 @@ impl fmt::Display for Pack {
     }
 }
 
+/// The quotes of `pack` that do not stand in `source_text`, with where each stands in the
+/// pack's files. A quote must appear verbatim; only runs of white space (a line break in the
+/// middle of a sentence, say) count as one space on both sides.
+pub fn unquoted<'a>(pack: &'a Pack, source_text: &str) -> Vec<(String, &'a str)> {
+    let text = collapse_space(source_text);
+    pack.quotes()
+        .into_iter()
+        .filter(|(_, quote)| !text.contains(&collapse_space(quote)))
+        .collect()
+}
+
+fn collapse_space(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Parses and validates one pack from its two files. `criteria_name` and `prompts_name` are
 /// the names used in error messages (the paths as the operator knows them).
 pub fn parse_pack(
