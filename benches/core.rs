@@ -169,7 +169,7 @@ fn poll_summary(c: &mut Criterion) {
     c.bench_function("poll summary, 10,000 responses in memory", |b| {
         b.iter_batched(
             || poll.clone(),
-            |mut p| p.close_round(&pack, &sets, 10),
+            |mut p| p.close_round(&pack, &sets, Vec::new(), 10),
             BatchSize::SmallInput,
         )
     });
@@ -223,7 +223,9 @@ fn poll_summary(c: &mut Criterion) {
                     .unwrap()
                 })
                 .collect();
-            stored.clone().close_round(&pack_arc, &answers, 10)
+            stored
+                .clone()
+                .close_round(&pack_arc, &answers, Vec::new(), 10)
         })
     });
 }

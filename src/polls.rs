@@ -204,6 +204,7 @@ impl App {
     ) -> Result<RoundResult, AppError> {
         let pack = self.catalog.get(&poll.pack, poll.pack_version)?;
         let mut sets = Vec::new();
+        let mut names = Vec::new();
         for (_, response) in self.store.poll_responses(&poll.id, poll.round)? {
             match Answers::from_ids(
                 &pack,
@@ -212,11 +213,14 @@ impl App {
                     .iter()
                     .map(|(q, c)| (q.as_str(), c.as_str())),
             ) {
-                Ok(a) => sets.push(a),
+                Ok(a) => {
+                    sets.push(a);
+                    names.extend(response.user.map(|u| u.name));
+                }
                 Err(e) => tracing::warn!(poll = %poll.id, "skipping a stored response: {e}"),
             }
         }
-        let result = poll.close_round(&pack, &sets, now);
+        let result = poll.close_round(&pack, &sets, names, now);
         if end {
             poll.end(now);
         }

@@ -142,6 +142,17 @@ fn members_answer_one_changes_and_the_creator_closes() {
     assert_eq!(result.card.pick.as_deref(), Some("nodejs"));
     assert_eq!(result.team.split, vec![("Node.js".to_owned(), 3)]);
     assert!(result.card.to_text().contains("3 teammates answered"));
+    // Not anonymous: the card names who answered, each once.
+    let rests_on = result.card.sections.last().unwrap();
+    assert_eq!(rests_on.title, "What this rests on");
+    let by = rests_on
+        .items
+        .iter()
+        .find(|i| i.title == "Answered by")
+        .unwrap();
+    for u in ["user U1", "user U2", "user U3"] {
+        assert_eq!(by.body.matches(u).count(), 1, "{}", by.body);
+    }
     assert_eq!(closed.state, tradeoff::core::poll::PollState::Closed);
     // Closed: no more answers, and nothing to close.
     let late = app.answer_poll(
@@ -289,6 +300,15 @@ fn an_anonymous_poll_stores_no_user_id_with_the_answers() {
     assert!(
         !text.contains("UALICE123") && !text.contains("UBOB45678") && !text.contains("user U"),
         "{text}"
+    );
+    // The summary names nobody either.
+    let (_, result) = app
+        .close_poll(channel("T1", "C1"), &user("U0"), false, T0 + 30, &Recorder)
+        .unwrap();
+    let card = result.card.to_text();
+    assert!(
+        !card.contains("Answered by") && !card.contains("user U"),
+        "{card}"
     );
     drop(app);
     // Read the sled trees directly: no user id anywhere in the responses.

@@ -20,17 +20,7 @@ fn packs() -> Vec<Pack> {
 
 /// For each question, "unanswered" or one of its choices, drawn from `seeds`.
 fn answer_set(pack: &Pack, seeds: &[u8]) -> Answers {
-    Answers(
-        pack.questions
-            .iter()
-            .zip(seeds.iter().cycle())
-            .map(|(q, s)| {
-                let n = q.choices.len() + 1;
-                let pick = usize::from(*s) % n;
-                (pick > 0).then(|| pick - 1)
-            })
-            .collect(),
-    )
+    mostly_answered(pack, seeds, usize::MAX)
 }
 
 /// Like [`answer_set`], but with at most `open` questions left unanswered (the ones `seeds`

@@ -191,13 +191,14 @@ impl Poll {
         }
     }
 
-    /// Closes the current round with these responses. A recurring poll opens its next round
-    /// (after `now`: rounds missed while the bot was down are not replayed); any other poll
-    /// ends.
+    /// Closes the current round with these responses, given by `names` (empty for an
+    /// anonymous poll). A recurring poll opens its next round (after `now`: rounds missed
+    /// while the bot was down are not replayed); any other poll ends.
     pub fn close_round<'a>(
         &mut self,
         pack: &Pack,
         responses: impl IntoIterator<Item = &'a Answers>,
+        names: Vec<String>,
         now: i64,
     ) -> RoundResult {
         let mut tally = Tally::new(pack);
@@ -210,7 +211,16 @@ impl Poll {
             .map(|c| now - c)
             .filter(|&late| late > LATE_AFTER_SECS);
         let summary = round_summary(pack, &team, self.round, now);
-        let card = self.card(pack, &team, &summary, late_by, now);
+        let basis = Basis {
+            // An anonymous poll names nobody, whatever the caller passed.
+            by: if self.spec.anonymous {
+                Vec::new()
+            } else {
+                names
+            },
+            at: now,
+        };
+        let card = self.card(pack, &team, &summary, late_by, &basis);
         let round = self.round;
         let next_round = if self.is_recurring() {
             self.previous = Some(summary);
@@ -240,14 +250,9 @@ impl Poll {
         team: &TeamOutcome,
         summary: &RoundSummary,
         late_by: Option<i64>,
-        now: i64,
+        basis: &Basis,
     ) -> Card {
-        // A poll's responses carry no names: the card counts who answered instead.
-        let basis = Basis {
-            by: Vec::new(),
-            at: now,
-        };
-        let mut card = team_card(pack, self.pack_version, team, &basis);
+        let mut card = team_card(pack, self.pack_version, team, basis);
         if self.is_recurring() {
             card.title = format!("{} (round {})", card.title, self.round);
         }
