@@ -64,6 +64,17 @@ fn scoring(c: &mut Criterion) {
         b.iter(|| evaluate(&pack, black_box(&full)))
     });
 
+    // Partly answered sets, as cards are made mid-way and for `result`: what a result's
+    // confidence costs to work out when questions are still open.
+    let varied = answer_sets(&pack, 1_000);
+    c.bench_function("score 1,000 varied answer sets (with flip)", |b| {
+        b.iter(|| {
+            for a in &varied {
+                black_box(evaluate(&pack, black_box(a)));
+            }
+        })
+    });
+
     let sets = answer_sets(&pack, 10_000);
     c.bench_function("aggregate 10,000 answer sets", |b| {
         b.iter(|| {
