@@ -1,6 +1,5 @@
 //! A second runtime, on its own thread at a lower OS priority, for the work that can wait
-//! while requests are answered: outbox delivery, the poll scheduler, cleanups (the store's
-//! journal applier lowers its own thread with [`lower_priority`] too). When the
+//! while requests are answered: outbox delivery, the poll scheduler, cleanups. When the
 //! machine is saturated, acknowledging users within Slack's and Discord's deadlines comes
 //! first; deliveries catch up as soon as there is room, and they are durable meanwhile.
 
@@ -27,19 +26,6 @@ pub fn lower_priority() {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::setpriority(libc::PRIO_PROCESS, tid, NICENESS);
         }
-    }
-}
-
-/// Asks the OS not to let the calling thread take the CPU from a running one when it
-/// wakes, while keeping its normal share: on Linux the `SCHED_BATCH` policy. For the
-/// journal's writer: on a core it shares with the request workers, a writer that preempts
-/// them on every wake syncs a handful of records at a time and forces two context
-/// switches each time. Waiting until the workers pause lets one sync cover every record
-/// they appended meanwhile. Where the policy is not available, nothing changes.
-pub fn defer_on_wake() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = set_policy(libc::SCHED_BATCH) {
-        tracing::debug!("the batch scheduling policy is not available: {e}");
     }
 }
 
@@ -122,26 +108,5 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(policy, libc::SCHED_IDLE);
-    }
-
-    #[test]
-    fn a_deferring_thread_keeps_its_share_but_does_not_preempt_on_wake() {
-        // SAFETY: gettid has no preconditions; getpriority and sched_getscheduler only
-        // read their integer arguments.
-        let niceness = || unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::getpriority(libc::PRIO_PROCESS, tid)
-        };
-        let (before, policy, after) = std::thread::spawn(move || {
-            let before = niceness();
-            super::defer_on_wake();
-            // SAFETY: as above.
-            let policy = unsafe { libc::sched_getscheduler(0) };
-            (before, policy, niceness())
-        })
-        .join()
-        .unwrap();
-        assert_eq!(policy, libc::SCHED_BATCH);
-        assert_eq!(after, before, "the thread keeps its share of the CPU");
     }
 }

@@ -285,3 +285,74 @@ fn an_unserializable_operation_is_queued_as_null() {
     let op: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
     assert_eq!(tradeoff::store::OutboxOp::new(&op).as_str(), "null");
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A data directory written by the last release with a journal of its own in front of
+/// sled (`tests/fixtures/store-with-journal/make.sh` says how it was made): a terminal
+/// conversation killed before its writes reached sled's files. Today's store applies the
+/// journal once, removes it, and the conversation is there with all three answers.
+#[test]
+fn a_data_directory_from_the_journal_release_upgrades_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &common::root().join("tests/fixtures/store-with-journal/store"),
+        dir.path(),
+    );
+    let key = ConversationKey {
+        platform: Platform::Terminal,
+        workspace: WorkspaceId::new("local"),
+        channel: ChannelId::new("terminal"),
+        thread: ThreadKey::new("node-vs-python"),
+        user: Some("ada".into()),
+    };
+    // Before: sled's own files do not have the conversation; only the journal does.
+    {
+        let db = tradeoff::store::sled_config(&dir.path().join("db"))
+            .open()
+            .unwrap();
+        let tree = db.open_tree("conversations").unwrap();
+        assert!(
+            tree.get(key.storage_key()).unwrap().is_none(),
+            "the fixture must hold the conversation only in its journal"
+        );
+    }
+    let store = SledStore::open(dir.path()).expect("the old directory opens");
+    assert!(
+        !dir.path().join("journal").exists(),
+        "the journal is removed"
+    );
+    let c = store
+        .conversation(&key)
+        .unwrap()
+        .expect("the journal's conversation is in sled now");
+    let pack = common::shipped();
+    assert_eq!(
+        c.answer_set(),
+        common::answers(
+            &pack,
+            &[
+                ("workload", "realtime"),
+                ("concurrency", "high"),
+                ("ai_ml", "core"),
+            ]
+        ),
+        "every acknowledged answer survived"
+    );
+    assert_eq!(c.answers.iter().flatten().next().unwrap().by.name, "ada");
+    // And it stays there: the next start has nothing left to upgrade.
+    drop(store);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(store.conversation(&key).unwrap().is_some());
+}

@@ -1,12 +1,14 @@
 //! Persistence: the [`Store`] trait the rest of the program talks to, and its sled
 //! implementation. Records are JSON in one sled tree per kind, so a store can be read with
-//! nothing but sled and a JSON parser; writes pass through a write-ahead journal first.
+//! nothing but sled and a JSON parser. sled is the only log: one writer applies and
+//! flushes every write.
 
-mod journal;
 mod sled_store;
+mod upgrade;
+mod writer;
 
-pub use journal::Durability;
 pub use sled_store::{sled_config, SledStore};
+pub use writer::{Durability, Flush};
 
 use crate::core::conversation::Conversation;
 use crate::core::ids::{
@@ -29,8 +31,10 @@ pub enum StoreError {
     },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-    #[error("the store's journal: {0}")]
+    #[error("upgrading the data directory's old journal: {0}")]
     Journal(std::io::Error),
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("a stored {kind} record could not be read: {source}")]
     Corrupt {
         kind: &'static str,
@@ -205,7 +209,8 @@ pub struct PollResponse {
 
 /// Everything the program persists. Implementations must make each write durable before
 /// returning (but for [`Store::commit_deferred`]): a caller acknowledges a user only after
-/// the write. A read sees every write that returned before it started.
+/// the write. A read sees every write that returned before it started, and nothing that is
+/// not yet durable.
 pub trait Store: Send + Sync + 'static {
     /// Records a pack's sources; returns its version, a new one only when the text changed.
     fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
@@ -252,13 +257,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>>;
-    /// Records a failed attempt (attempts, wait, error) on a queued entry. Like
-    /// [`Store::outbox_delivered`], it may return just before the record is durable.
+    /// Records a failed attempt (attempts, wait, error) on a queued entry.
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
     /// Removes a delivered entry and, in the same write, records the ref it produced.
-    /// Later reads see it at once; it may return just before it is durable (the sync
-    /// follows within about a millisecond), so delivery does not wait a disk sync per
-    /// message.
+    /// A crash between the platform accepting the message and this write means the message
+    /// is sent again at the next start: the one instant of at-least-once delivery.
     fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
     /// Moves an entry the platform refused for good aside, with the reason, for operators.
     fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
