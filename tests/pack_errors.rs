@@ -268,6 +268,29 @@ fn a_choice_may_not_be_a_conversation_command() {
     assert_names(&e, PROMPTS, "questions[hiring].choices[skip].id");
 }
 
+/// Every word the conversation reads as a command is refused in a choice's label or its
+/// phrases, not only the command's own name: typing "Stop" or "Not sure" would never
+/// select such a choice.
+#[test]
+fn a_choice_may_not_read_as_any_conversation_command() {
+    for label in ["Stop", "Not sure", "Start over", "Undo"] {
+        let to = format!("label = \"{label}\"");
+        let e = broken(same, move |s: String| {
+            s.replacen("label = \"Either, or nobody yet\"", &to, 1)
+        });
+        assert_names(&e, PROMPTS, "questions[hiring].choices[either].label");
+        assert!(e.message.contains("conversation command"), "{e}");
+    }
+    let e = broken(
+        same,
+        replace(
+            "match = [\"either\", \"nobody\"",
+            "match = [\"either\", \"quit\"",
+        ),
+    );
+    assert_names(&e, PROMPTS, "questions[hiring].choices[either].match[1]");
+}
+
 #[test]
 fn a_label_too_long_for_a_button() {
     let e = broken(same, replace("label = \"Real-time\"", "label = \"Real-time, with an explanation far too long to fit on any chat platform's button\""));

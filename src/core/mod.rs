@@ -13,6 +13,7 @@ pub mod schedule;
 pub mod score;
 pub mod tally;
 pub mod text;
+pub mod words;
 
 pub use card::{outcome_card, team_card, Card};
 pub use conversation::{Conversation, Event, Input, Next, Transition};

@@ -7,6 +7,7 @@
 //! "speed" in data/node-vs-python.toml`, so an operator can fix a pack without reading code.
 
 use super::ids::{ChoiceId, CriterionId, OptionId, PackId, QuestionId};
+use super::words::{fold, Command};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -14,9 +15,6 @@ use std::fmt;
 /// Ratings are on a 1–5 scale throughout: 1 is weak, 3 is middling, 5 is excellent.
 pub const RATING_MIN: u8 = 1;
 pub const RATING_MAX: u8 = 5;
-
-/// Words the conversation reserves for itself; a choice may not use them as its id or label.
-pub const RESERVED_WORDS: &[&str] = &["back", "skip", "restart", "cancel", "help"];
 
 /// A pack file failed to parse or validate. `file` and `field` say where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1038,16 +1036,17 @@ impl Validator<'_> {
                 if let Some(hint) = &c.hint {
                     check_text(file, &format!("{cat}.hint"), hint, 150)?;
                 }
-                let folded = super::text::fold(&c.label);
-                for word in [c.id.as_str(), folded.as_str()] {
-                    if RESERVED_WORDS.contains(&word) {
+                // Typing a choice's id or label must select it: neither may read as a command.
+                for (field, word) in [("id", c.id.as_str()), ("label", c.label.as_str())] {
+                    if let Some(command) = Command::parse(word) {
                         return Err(PackError::new(
                             file,
-                            format!("{cat}.id"),
-                            format!("{word:?} is a conversation command (back, skip, restart, cancel, help)"),
+                            format!("{cat}.{field}"),
+                            format!("{word:?} is read as the conversation command {:?}; typing it could never select this choice", command.as_str()),
                         ));
                     }
                 }
+                let folded = fold(&c.label);
                 if !labels.insert(folded) {
                     return Err(PackError::new(
                         file,
@@ -1096,12 +1095,19 @@ impl Validator<'_> {
                 }
                 let mut phrases = Vec::new();
                 for (i, p) in c.phrases.iter().enumerate() {
-                    let folded = super::text::fold(p);
+                    let folded = fold(p);
                     if folded.is_empty() {
                         return Err(PackError::new(
                             file,
                             format!("{cat}.match[{i}]"),
                             "must not be empty",
+                        ));
+                    }
+                    if let Some(command) = Command::parse(p) {
+                        return Err(PackError::new(
+                            file,
+                            format!("{cat}.match[{i}]"),
+                            format!("{p:?} is read as the conversation command {:?}, never as this choice", command.as_str()),
                         ));
                     }
                     phrases.push(folded);

@@ -2,61 +2,7 @@
 //! and matching a free-text reply against a question's choices without ever guessing.
 
 use super::pack::Question;
-
-/// Lower-cases, turns punctuation other than `-`, `+`, `/` and `.` into spaces, and collapses
-/// runs of white space, so "Real-time!" and "real-time" compare equal.
-pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = true;
-    for ch in text.chars().flat_map(char::to_lowercase) {
-        let keep = ch.is_alphanumeric() || matches!(ch, '-' | '+' | '/' | '.' | '_' | '#');
-        if keep {
-            out.push(ch);
-            space = false;
-        } else if !space {
-            out.push(' ');
-            space = true;
-        }
-    }
-    while out.ends_with(' ') || out.ends_with('.') {
-        out.pop();
-    }
-    out
-}
-
-/// Commands understood at any point of a conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Command {
-    Back,
-    Skip,
-    Restart,
-    Cancel,
-    Help,
-}
-
-impl Command {
-    pub fn parse(text: &str) -> Option<Command> {
-        match fold(text).as_str() {
-            "back" | "undo" | "previous" => Some(Command::Back),
-            "skip" | "pass" | "not sure" | "don't know" | "dont know" => Some(Command::Skip),
-            "restart" | "start over" => Some(Command::Restart),
-            "cancel" | "stop" | "quit" => Some(Command::Cancel),
-            "help" | "?" => Some(Command::Help),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Command::Back => "back",
-            Command::Skip => "skip",
-            Command::Restart => "restart",
-            Command::Cancel => "cancel",
-            Command::Help => "help",
-        }
-    }
-}
+pub use super::words::{fold, Command};
 
 /// What a reply means for one question.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,12 +85,5 @@ mod tests {
         assert!(contains_words("we need live chat", "chat"));
         assert!(!contains_words("we need chatter", "chat"));
         assert!(contains_words("live notifications", "live notifications"));
-    }
-
-    #[test]
-    fn commands_are_recognised_loosely() {
-        assert_eq!(Command::parse(" Back "), Some(Command::Back));
-        assert_eq!(Command::parse("Start over"), Some(Command::Restart));
-        assert_eq!(Command::parse("backend"), None);
     }
 }
