@@ -24,7 +24,8 @@ DATA=$(mktemp -d)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  # serve stops cleanly on SIGTERM (the store checkpoints): wait before removing its data.
+  # serve stops cleanly on SIGTERM (the store finishes its queued writes): wait before
+  # removing its data.
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$DATA"
 }
@@ -66,8 +67,8 @@ BARE_RESULT=$(run "http://127.0.0.1:$PORT_BARE/slack/commands")
 echo "bare handler:   $BARE_RESULT"
 
 # With READ_PROBE=1, one command that reads the store (`/tradeoff result`) is timed halfway
-# through the load on serve: a read first applies the journal's pending records. The probe
-# changes the run (its catch-up competes with the load), so it is off by default.
+# through the load on serve: a read waits for the store's flush in progress. The probe
+# changes the run (one more request), so it is off by default.
 PROBE_PID=
 if [ "${READ_PROBE:-0}" = 1 ]; then
   READ_BODY=${BODY/text=start/text=result}
@@ -90,8 +91,7 @@ if [ -n "$PROBE_PID" ]; then
   rm -f "$READ_TIME"
 fi
 STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
-# CPU per start, by thread (threads above 0.5 µs); with READ_PROBE=1 the read's catch-up
-# counts under the runtime's worker threads.
+# CPU per start, by thread (threads above 0.5 µs).
 join <(echo "$BEFORE") <(echo "$AFTER") | awk -v n="$STARTS" -v hz="$(getconf CLK_TCK)" '
   { us = ($3 - $2) * 1e6 / hz / n; if (us >= 0.5) printf "  cpu per start, %s: %.1f us\n", $1, us }'
 echo "peak RSS: tradeoff serve $(peak_rss "$SERVE_PID"), bare $(peak_rss "$BARE_PID")"
