@@ -243,7 +243,7 @@ fn poll_summary(c: &mut Criterion) {
 
 /// The work behind one Slack `/tradeoff start`, without HTTP: the app layer, queueing the
 /// parent message and first question (as facts, rendered when sent), and waiting for the
-/// journal's sync. One at a time, each start waits a whole sync of its own; under load,
+/// store's flush. One at a time, each start waits a whole flush of its own; under load,
 /// concurrent starts share one. The outbox is not running: the acknowledgement path alone,
 /// as requests take it (within the answer deadline).
 fn slack_start(c: &mut Criterion) {
