@@ -183,5 +183,31 @@ async fn oversized_bodies_get_413_and_malformed_ones_400() {
             String::from_utf8_lossy(body)
         );
     }
+    // Signed clicks that lack what a click needs (its user, missing or null; a channel
+    // anywhere): the sender's error, 400, with nothing stored or posted.
+    let click = fixture("block_actions.json");
+    let mut no_user = click.clone();
+    no_user.as_object_mut().unwrap().remove("user");
+    let mut null_user = click.clone();
+    null_user["user"] = serde_json::Value::Null;
+    let mut no_channel = click.clone();
+    no_channel.as_object_mut().unwrap().remove("channel");
+    no_channel["container"]
+        .as_object_mut()
+        .unwrap()
+        .remove("channel_id");
+    for (what, payload) in [
+        ("no user", no_user),
+        ("a null user", null_user),
+        ("no channel", no_channel),
+    ] {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        let r = h
+            .post_signed("/slack/interactions", FORM, body.into_bytes(), &[])
+            .await;
+        assert_eq!(r.status(), 400, "a click with {what}");
+    }
     assert!(stand_in.calls().is_empty());
 }

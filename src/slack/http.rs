@@ -97,6 +97,9 @@ async fn interactions(
 ) -> Result<Response, Rejection> {
     check(&state, &headers, &body)?;
     let event = payload::parse_interaction_form(&body)?;
+    // A click without its user or its channel is the sender's error: refused here, before
+    // anything is stored or posted, rather than failing later as an internal error.
+    payload::actions(&event)?;
     Ok(match state.bot.answer_interaction(event).await? {
         Some(reply) => Json(reply).into_response(),
         None => StatusCode::OK.into_response(),
