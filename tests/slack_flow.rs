@@ -88,7 +88,7 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
         .find(|c| c.method == "chat.update")
         .expect("the answered question is updated");
     assert_eq!(update.body["ts"], calls[1].ts.clone().unwrap().as_str());
-    assert_eq!(update.body["text"], "✓ Real-time, chosen by U2");
+    assert_eq!(update.body["text"], "✓ Real-time, chosen by <@U2>");
     assert!(update.body["blocks"]
         .to_string()
         .contains("chosen by <@U2>"));

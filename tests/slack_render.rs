@@ -130,6 +130,16 @@ fn user_and_pack_text_cannot_inject_mrkdwn() {
         .blocks_json()
         .to_string()
         .contains("<@U2>"));
+    // The notification text too: a mention for a real id, escaped for a forged one, and
+    // the id never as raw text.
+    assert!(
+        !answered.text.contains("<!channel>") && answered.text.contains("U1&gt;&lt;!channel"),
+        "{}",
+        answered.text
+    );
+    let real = render::answered(&pack, 0, 0, "U2").text;
+    assert!(real.contains("<@U2>"), "{real}");
+    assert!(!real.replace("<@U2>", "").contains("U2"), "{real}");
     assert_eq!(
         render::notice(NASTY).blocks_json()[0]["text"]["text"],
         render::escape(NASTY)

@@ -142,8 +142,8 @@ async fn envelopes_reach_the_same_handlers_and_are_acknowledged() {
         2,
         "one click and one reply (its redelivery ignored)"
     );
-    assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by U2");
-    assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by U3");
+    assert_eq!(updates[0].body["text"], "✓ Real-time, chosen by <@U2>");
+    assert_eq!(updates[1].body["text"], "✓ Over 10k, chosen by <@U3>");
     assert_eq!(
         l.stand_in.calls_of("chat.postMessage").len(),
         4,

@@ -405,9 +405,10 @@ pub fn answered(pack: &Pack, question: usize, choice: usize, user_id: &str) -> M
     // the mention is the only markup in the line.
     const WHO: &str = "\u{e000}";
     let line = escape(&answered_line(pack, question, choice, WHO)).replace(WHO, &mention(user_id));
-    let plain = answered_line(pack, question, choice, user_id);
     Message {
-        text: fallback(&plain),
+        // The notification text is mrkdwn too: the person is a mention there as well, never
+        // their raw id.
+        text: fallback(&line),
         blocks: fit(vec![Block::Section(format!(
             "*{}*\n{line}",
             escape(&pack.questions[question].text)
