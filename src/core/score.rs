@@ -204,12 +204,8 @@ impl Evidence {
     /// Adds `share` (1 for one person, a fraction for a team) of one choice.
     pub fn add(&mut self, pack: &Pack, question: usize, choice: usize, share: f64) {
         let c = &pack.questions[question].choices[choice];
-        for (acc, e) in self.candidate.iter_mut().zip(&c.option_evidence) {
-            *acc += share * e;
-        }
-        for (acc, s) in self.signals.iter_mut().zip(&c.signals) {
-            *acc += share * s;
-        }
+        add_scaled(&mut self.candidate, &c.option_evidence, share);
+        add_scaled(&mut self.signals, &c.signals, share);
         self.spent += share * c.weight_total;
         self.answered += share;
     }
@@ -232,8 +228,8 @@ impl Evidence {
         let neutral = 0.5 * (pack.total_budget - self.spent).max(0.0);
         (0..pack.candidates())
             .map(|c| {
-                called_for(pack, &self.signals, c).then(|| {
-                    let e = self.candidate[c] - base_cost(pack, c);
+                needs_met(pack, c, |s| self.signals[s]).then(|| {
+                    let e = net(pack, &self.candidate, c);
                     (100.0 * (e + neutral) / pack.total_budget).clamp(0.0, 100.0)
                 })
             })
@@ -241,22 +237,37 @@ impl Evidence {
     }
 }
 
-/// Whether a candidate is in the running: an option always, a blend when every need of every
-/// layer is met.
-fn called_for(pack: &Pack, signals: &[f64], candidate: usize) -> bool {
+/// `acc += share * from`, element by element.
+fn add_scaled(acc: &mut [f64], from: &[f64], share: f64) {
+    for (a, f) in acc.iter_mut().zip(from) {
+        *a += share * f;
+    }
+}
+
+/// Whether a candidate is in the running when each signal stands at `signal(s)`: an option
+/// always, a blend when every need of every layer is met. The searches ask it of the most
+/// and the least the open questions could still raise.
+fn needs_met(pack: &Pack, candidate: usize, signal: impl Fn(usize) -> f64) -> bool {
     candidate.checked_sub(pack.options.len()).is_none_or(|b| {
         pack.blends[b]
             .layers
             .iter()
             .flat_map(|l| &l.needs)
-            .all(|&(s, min)| signals[s] >= min - 1e-9)
+            .all(|&(s, min)| signal(s) >= min - 1e-9)
     })
 }
 
-fn base_cost(pack: &Pack, candidate: usize) -> f64 {
-    candidate
+/// A candidate's evidence less what it costs whatever the answers (a blend's base cost).
+fn net(pack: &Pack, evidence: &[f64], candidate: usize) -> f64 {
+    let base = candidate
         .checked_sub(pack.options.len())
-        .map_or(0.0, |b| pack.blends[b].base_cost)
+        .map_or(0.0, |b| pack.blends[b].base_cost);
+    evidence[candidate] - base
+}
+
+/// The candidate of `among` with the highest score; the earlier one on a tie.
+fn best_by(among: impl Iterator<Item = usize>, score: impl Fn(usize) -> f64) -> Option<usize> {
+    among.max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)))
 }
 
 /// The recommendation these scores make: a blend that beats every option, else the best
@@ -267,9 +278,10 @@ pub fn pick_of(pack: &Pack, scores: &[Option<f64>]) -> Option<Pick> {
     let mut ranked: Vec<usize> = (0..n).collect();
     ranked.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
     let (best, second) = (ranked[0], ranked[1]);
-    let blend = (n..pack.candidates())
-        .filter(|&c| scores[c].is_some_and(|s| s > score(best) + TIE))
-        .max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.cmp(&a)));
+    let blend = best_by(
+        (n..pack.candidates()).filter(|&c| scores[c].is_some_and(|s| s > score(best) + TIE)),
+        score,
+    );
     if let Some(b) = blend {
         return Some(Pick::of_candidate(pack, b));
     }
@@ -525,9 +537,7 @@ pub fn describe(pack: &Pack, evidence: &Evidence, weights: &[f64], search: &Sear
             question: pack.questions[qi].id.clone(),
             text: pack.questions[qi].text.clone(),
         });
-    let best_option = (0..pack.options.len())
-        .max_by(|&a, &b| of(a).total_cmp(&of(b)).then(b.cmp(&a)))
-        .unwrap_or(0);
+    let best_option = best_by(0..pack.options.len(), of).unwrap_or(0);
     let (summary, drivers, tradeoffs, halves, quotes) = match pick {
         None => (
             "The options are even on these answers: nothing yet tips it one way.".to_owned(),
@@ -537,10 +547,7 @@ pub fn describe(pack: &Pack, evidence: &Evidence, weights: &[f64], search: &Sear
             pack.quotes.clone(),
         ),
         Some(Pick::Option(o)) => {
-            let runner = (0..pack.options.len())
-                .filter(|&p| p != o)
-                .max_by(|&a, &b| of(a).total_cmp(&of(b)).then(b.cmp(&a)))
-                .unwrap_or(o);
+            let runner = best_by((0..pack.options.len()).filter(|&p| p != o), of).unwrap_or(o);
             (
                 pack.options[o].summary.clone(),
                 drivers_for(pack, weights, o, o, runner, None, 3),
@@ -784,28 +791,20 @@ impl Delta {
 
     fn of_choice(pack: &Pack, question: usize, choice: usize, share: f64) -> Self {
         let c = &pack.questions[question].choices[choice];
-        Delta {
-            candidate: c.option_evidence.iter().map(|e| share * e).collect(),
-            signals: c.signals.iter().map(|s| share * s).collect(),
-        }
+        let mut d = Delta::zero(pack);
+        add_scaled(&mut d.candidate, &c.option_evidence, share);
+        add_scaled(&mut d.signals, &c.signals, share);
+        d
     }
 
     fn add(&mut self, other: &Delta) {
-        for (a, b) in self.candidate.iter_mut().zip(&other.candidate) {
-            *a += b;
-        }
-        for (a, b) in self.signals.iter_mut().zip(&other.signals) {
-            *a += b;
-        }
+        add_scaled(&mut self.candidate, &other.candidate, 1.0);
+        add_scaled(&mut self.signals, &other.signals, 1.0);
     }
 
     fn sub(&mut self, other: &Delta) {
-        for (a, b) in self.candidate.iter_mut().zip(&other.candidate) {
-            *a -= b;
-        }
-        for (a, b) in self.signals.iter_mut().zip(&other.signals) {
-            *a -= b;
-        }
+        add_scaled(&mut self.candidate, &other.candidate, -1.0);
+        add_scaled(&mut self.signals, &other.signals, -1.0);
     }
 }
 
@@ -972,7 +971,7 @@ impl<'p> Search<'p> {
         // Evidence with the same differences as the real one: the neutral share is common.
         let pack = self.pack;
         let scores: Vec<Option<f64>> = (0..pack.candidates())
-            .map(|c| called_for(pack, &d.signals, c).then(|| d.candidate[c] - base_cost(pack, c)))
+            .map(|c| needs_met(pack, c, |s| d.signals[s]).then(|| net(pack, &d.candidate, c)))
             .map(|s| s.map(|e| 100.0 * e / pack.total_budget))
             .collect();
         pick_of(pack, &scores)
@@ -1067,24 +1066,10 @@ impl<'p> Search<'p> {
         let cur = pick.candidate(pack);
         let tie = TIE * pack.total_budget / 100.0;
         let lead = |c: usize| {
-            total.candidate[c] - base_cost(pack, c) - (total.candidate[cur] - base_cost(pack, cur))
-                + self.gain[q][c][cur]
+            net(pack, &total.candidate, c) - net(pack, &total.candidate, cur) + self.gain[q][c][cur]
         };
-        let reachable = |c: usize| {
-            c.checked_sub(pack.options.len()).is_none_or(|b| {
-                pack.blends[b]
-                    .layers
-                    .iter()
-                    .flat_map(|l| &l.needs)
-                    .all(|&(s, min)| total.signals[s] + self.signal_max[q][s] >= min - 1e-9)
-            })
-        };
-        let loses_call = cur >= pack.options.len()
-            && pack.blends[cur - pack.options.len()]
-                .layers
-                .iter()
-                .flat_map(|l| &l.needs)
-                .any(|&(s, min)| total.signals[s] + self.signal_min[q][s] < min - 1e-9);
+        let reachable = |c: usize| needs_met(pack, c, |s| total.signals[s] + self.signal_max[q][s]);
+        let loses_call = !needs_met(pack, cur, |s| total.signals[s] + self.signal_min[q][s]);
         loses_call
             || (0..pack.options.len()).any(|o| o != cur && lead(o) >= -tie)
             || (pack.options.len()..pack.candidates())
@@ -1096,22 +1081,12 @@ impl<'p> Search<'p> {
     pub fn next_question(&self, scores: &[Option<f64>], pick: Option<Pick>) -> Option<usize> {
         let pack = self.pack;
         let leader = pick.map_or_else(
-            || {
-                (0..pack.options.len())
-                    .max_by(|&a, &b| {
-                        scores[a]
-                            .unwrap_or(f64::MIN)
-                            .total_cmp(&scores[b].unwrap_or(f64::MIN))
-                            .then(b.cmp(&a))
-                    })
-                    .unwrap_or(0)
-            },
+            || best_by(0..pack.options.len(), |c| scores[c].unwrap_or(f64::MIN)).unwrap_or(0),
             |p| p.candidate(pack),
         );
         let now = self.delta_with(None);
-        let lead = |d: &Delta, r: usize| {
-            d.candidate[leader] - base_cost(pack, leader) - d.candidate[r] + base_cost(pack, r)
-        };
+        let lead =
+            |d: &Delta, r: usize| net(pack, &d.candidate, leader) - net(pack, &d.candidate, r);
         let mut best: Option<(f64, usize)> = None;
         for q in self.open_now() {
             let swing = (0..pack.questions[q].choices.len())
