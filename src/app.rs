@@ -105,6 +105,8 @@ pub struct Update {
     pub transition: Transition,
     /// Set when this event finished the conversation.
     pub outcome: Option<Outcome>,
+    /// The question that was current when the input came, if one was.
+    pub was_asking: Option<usize>,
 }
 
 impl Update {
@@ -113,6 +115,19 @@ impl Update {
             .as_ref()
             .map(|o| outcome_card(&self.pack, self.version, o, &basis(&self.conversation)))
     }
+}
+
+/// How many times a step is redone because another step on its conversation was saved
+/// between its read and its write. Each redo follows someone else's save, so this bounds a
+/// burst of racing inputs, never a wait.
+const REDO_LIMIT: usize = 64;
+
+fn redone_too_often() -> AppError {
+    InternalError::new(
+        "step",
+        format!("{REDO_LIMIT} other steps on the conversation were saved while this one was made"),
+    )
+    .into()
 }
 
 pub struct App {
@@ -142,30 +157,6 @@ impl App {
             given: name.unwrap_or("").to_owned(),
             known: self.catalog.ids().join(", "),
         })
-    }
-
-    /// Handles a delivery (a platform's event or message) the first time `key` is seen;
-    /// `Ok(None)` for a repeat. When handling fails on our side, the key is forgotten
-    /// again, so that the platform's redelivery is handled rather than ignored.
-    pub fn once<T>(
-        &self,
-        key: &str,
-        now: i64,
-        handle: impl FnOnce() -> Result<T, AppError>,
-    ) -> Result<Option<Result<T, AppError>>, StoreError> {
-        if !self.store.first_time(key, now)? {
-            return Ok(None);
-        }
-        let handled = handle();
-        if let Err(AppError::Internal(_)) = &handled {
-            if let Err(e) = self.store.unsee(key) {
-                tracing::error!(
-                    key,
-                    "a failed delivery stays marked as handled, so a redelivery of it will be ignored: {e}"
-                );
-            }
-        }
-        Ok(Some(handled))
     }
 
     /// The conversation at `key` if one is still open, with its pack.
@@ -201,7 +192,7 @@ impl App {
         pack: Option<&str>,
         by: UserRef,
         now: i64,
-        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+        effects: impl FnMut(&Update) -> Vec<NewOutbox>,
     ) -> Result<Update, AppError> {
         let (pack, version) = self.pack(pack)?;
         self.start_pinned(key, pack, version, by, now, effects)
@@ -216,14 +207,31 @@ impl App {
         version: u32,
         by: UserRef,
         now: i64,
-        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+        mut effects: impl FnMut(&Update) -> Vec<NewOutbox>,
     ) -> Result<Update, AppError> {
-        if self.open_conversation(key)?.is_some() {
-            return Err(UserError::AlreadyRunning.into());
+        for _ in 0..REDO_LIMIT {
+            let stored = self.store.conversation(key)?;
+            if stored.as_ref().is_some_and(Conversation::is_open) {
+                return Err(UserError::AlreadyRunning.into());
+            }
+            let replaces = stored.map_or(0, |c| c.version);
+            let (mut update, batch) = started(
+                key,
+                pack.clone(),
+                version,
+                by.clone(),
+                now,
+                replaces,
+                &mut effects,
+            );
+            match self.store.commit(batch) {
+                Err(StoreError::Stale) => continue,
+                done => done?,
+            };
+            update.conversation.version += 1;
+            return Ok(update);
         }
-        let (update, batch) = started(key, pack, version, by, now, effects);
-        self.store.commit(batch)?;
-        Ok(update)
+        Err(redone_too_often())
     }
 
     /// Starts a conversation at a key that cannot have one yet (a thread the caller has
@@ -239,8 +247,9 @@ impl App {
         effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
     ) -> Result<(Update, Durability), AppError> {
         let (pack, version) = self.pack(pack)?;
-        let (update, batch) = started(key, pack, version, by, now, effects);
+        let (mut update, batch) = started(key, pack, version, by, now, 0, effects);
         let (_, durability) = self.store.commit_deferred(batch)?;
+        update.conversation.version += 1;
         Ok((update, durability))
     }
 
@@ -264,41 +273,103 @@ impl App {
         input: Input,
         by: &UserRef,
         now: i64,
-        effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
+        effects: impl FnMut(&Update) -> Vec<NewOutbox>,
     ) -> Result<Update, AppError> {
-        let mut conversation = self
-            .store
-            .conversation(key)?
-            .ok_or(UserError::NoConversation)?;
-        let pack = self
-            .catalog
-            .get(&conversation.pack, conversation.pack_version)?;
-        let version = conversation.pack_version;
-        let was_open = conversation.is_open();
-        let transition = conversation.step(&pack, input, by, now);
-        let changed = transition.event.changes_state();
-        let finished = was_open && transition.next == Next::Finished;
-        let outcome = finished.then(|| conversation.outcome(&pack));
-        let result = outcome
-            .as_ref()
-            .map(|o| result_record(key, &pack, &conversation, o, now));
-        let update = Update {
-            pack,
-            version,
-            conversation,
-            transition,
-            outcome,
-        };
-        let outbox = effects(&update);
-        if changed || result.is_some() || !outbox.is_empty() {
-            self.store.commit(Batch {
-                conversation: changed.then(|| (key.clone(), update.conversation.clone())),
-                result,
-                outbox,
-                ..Batch::default()
-            })?;
+        self.run_step(key, None, input, by, now, effects)?
+            .ok_or_else(|| {
+                InternalError::new(
+                    "step",
+                    "a write with no delivery key was refused as a repeat",
+                )
+                .into()
+            })
+    }
+
+    /// [`App::step_with`] for one delivery of a platform (an event id, a click): the step
+    /// is saved with the delivery's key, in the same write, and only the first time the key
+    /// is seen. `Ok(None)` for a delivery handled before. A step that fails saves nothing,
+    /// so the platform's next delivery of it is handled.
+    pub fn step_once(
+        &self,
+        key: &ConversationKey,
+        delivery: &str,
+        input: Input,
+        by: &UserRef,
+        now: i64,
+        effects: impl FnMut(&Update) -> Vec<NewOutbox>,
+    ) -> Result<Option<Update>, AppError> {
+        self.run_step(key, Some(delivery), input, by, now, effects)
+    }
+
+    /// Reads the conversation, steps it, and saves the step if the conversation is still at
+    /// the version it read. Otherwise another step was saved in between: read again and
+    /// redo this one on the new state, where an input sent for the old state is stale.
+    fn run_step(
+        &self,
+        key: &ConversationKey,
+        delivery: Option<&str>,
+        input: Input,
+        by: &UserRef,
+        now: i64,
+        mut effects: impl FnMut(&Update) -> Vec<NewOutbox>,
+    ) -> Result<Option<Update>, AppError> {
+        let mut seen = None;
+        for _ in 0..REDO_LIMIT {
+            let mut conversation = self
+                .store
+                .conversation(key)?
+                .ok_or(UserError::NoConversation)?;
+            let pack = self
+                .catalog
+                .get(&conversation.pack, conversation.pack_version)?;
+            let version = conversation.pack_version;
+            let was_open = conversation.is_open();
+            let was_asking = match conversation.next() {
+                Next::Ask(q) => Some(q),
+                Next::Finished | Next::Cancelled => None,
+            };
+            let transition = match seen {
+                None => {
+                    seen = Some(conversation.state);
+                    conversation.step(&pack, input.clone(), by, now)
+                }
+                Some(state) => conversation.step_seen(&pack, input.clone(), by, now, state),
+            };
+            let changed = transition.event.changes_state();
+            let finished = was_open && transition.next == Next::Finished;
+            let outcome = finished.then(|| conversation.outcome(&pack));
+            let result = outcome
+                .as_ref()
+                .map(|o| result_record(key, &pack, &conversation, o, now));
+            let mut update = Update {
+                pack,
+                version,
+                conversation,
+                transition,
+                outcome,
+                was_asking,
+            };
+            let outbox = effects(&update);
+            if changed || result.is_some() || !outbox.is_empty() {
+                let saved = self.store.commit(Batch {
+                    conversation: changed.then(|| (key.clone(), update.conversation.clone())),
+                    result,
+                    outbox,
+                    delivery: delivery.map(|d| (d.to_owned(), now)),
+                    ..Batch::default()
+                });
+                match saved {
+                    Err(StoreError::Stale) => continue,
+                    Err(StoreError::Repeat) => return Ok(None),
+                    done => done?,
+                };
+                if changed {
+                    update.conversation.version += 1;
+                }
+            }
+            return Ok(Some(update));
         }
-        Ok(update)
+        Err(redone_too_often())
     }
 
     /// The latest result in a channel, as a card.
@@ -335,15 +406,20 @@ impl App {
 
 /// A new conversation's first update, and the write that saves it with the messages
 /// `effects` makes from it.
+/// `replaces` is the version of the finished conversation stored at `key` (0: none).
 fn started(
     key: &ConversationKey,
     pack: Arc<Pack>,
     version: u32,
     by: UserRef,
     now: i64,
+    replaces: u64,
     effects: impl FnOnce(&Update) -> Vec<NewOutbox>,
 ) -> (Update, Batch) {
-    let conversation = Conversation::start(&pack, version, by, now);
+    let conversation = Conversation {
+        version: replaces,
+        ..Conversation::start(&pack, version, by, now)
+    };
     let update = Update {
         pack,
         version,
@@ -353,6 +429,7 @@ fn started(
         },
         conversation,
         outcome: None,
+        was_asking: None,
     };
     let batch = Batch {
         conversation: Some((key.clone(), update.conversation.clone())),

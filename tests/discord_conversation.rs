@@ -32,19 +32,22 @@ fn reply(thread: &str, content: &str, id: u64) -> Message {
     serde_json::from_value(m).unwrap()
 }
 
+/// Whether `c` posted a question (a message with buttons) in `thread`.
+fn is_question(c: &Call, thread: &str) -> bool {
+    c.method == "POST"
+        && c.path == format!("/channels/{thread}/messages")
+        && c.body["components"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+}
+
 /// The question currently showing: the last message posted in the thread with buttons.
 fn current_question(standin: &StandIn, thread: &str) -> Option<Value> {
     standin
         .calls()
         .into_iter()
         .rev()
-        .find(|c| {
-            c.method == "POST"
-                && c.path == format!("/channels/{thread}/messages")
-                && c.body["components"]
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty())
-        })
+        .find(|c| is_question(c, thread))
         .map(|c| c.body)
 }
 
@@ -687,4 +690,137 @@ async fn a_late_response_waits_until_its_deferral_has_gone_out() {
         .calls()
         .iter()
         .any(|c| c.method == "PATCH" && c.path.ends_with("/messages/@original")));
+}
+
+/// A decision started on a stalling bot, its first question showing: the bot, its gate,
+/// and the thread.
+async fn racing_start(standin: &StandIn) -> (TestBot, common::Stall, String) {
+    let (bot, stall) = stalling_bot(standin).await;
+    bot.interact(&fixture("command_start")).await;
+    while bot.deliver().await.sent > 0 {}
+    let thread = standin.calls()[1]
+        .path
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .to_owned();
+    assert!(current_question(standin, &thread).is_some());
+    (bot, stall, thread)
+}
+
+/// After two answers raced to the first question: one was taken, by `winner`, and saved
+/// once; the next question was asked once.
+fn assert_one_answer_taken(bot: &TestBot, standin: &StandIn, thread: &str, winner: &str) {
+    let key = bot
+        .store
+        .conversations_in_channel(
+            Platform::Discord,
+            &tradeoff::core::ids::WorkspaceId::new(
+                fixture("command_start")["guild_id"].as_str().unwrap(),
+            ),
+            &tradeoff::core::ids::ChannelId::new(CHANNEL),
+        )
+        .unwrap();
+    assert_eq!(key.len(), 1);
+    common::assert_answered_once(&key[0].1, winner);
+    let asked = standin
+        .calls()
+        .iter()
+        .filter(|c| is_question(c, thread))
+        .count();
+    assert_eq!(asked, 2, "the first question, and the next one once");
+}
+
+fn by(mut payload: Value, user: &str) -> Value {
+    payload["member"]["user"]["id"] = json!(user);
+    payload["member"]["user"]["username"] = json!(user);
+    payload
+}
+
+/// Two people click different choices of one question at the same moment, with steps on
+/// two threads that both read the conversation before either saves: one answer is taken,
+/// and the other clicker is told, privately, that the question was answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_clicks_on_one_question_take_one_and_tell_the_other() {
+    let standin = StandIn::start().await;
+    let (bot, stall, thread) = racing_start(&standin).await;
+    let question = current_question(&standin, &thread).unwrap();
+    let custom = |i: usize| {
+        question["components"][0]["components"][i]["custom_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = by(click(&thread, &custom(0), 2001), "1180000000000000021");
+    let second = by(click(&thread, &custom(1), 2002), "1180000000000000022");
+    // Each click reads the conversation to find its question, then again to step it.
+    stall.meet(2);
+    stall.meet(2);
+    let (a, b) = tokio::join!(bot.interact(&first), bot.interact(&second));
+    let (won, lost, winner) = if a["type"] == 7 {
+        (a, b, "1180000000000000021")
+    } else {
+        (b, a, "1180000000000000022")
+    };
+    assert_eq!(won["type"], 7, "{won}");
+    assert_eq!(lost["type"], 4, "{lost}");
+    assert_eq!(lost["data"]["flags"], 64, "told privately: {lost}");
+    assert!(
+        lost["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("already been answered"),
+        "{lost}"
+    );
+    while bot.deliver().await.sent > 0 {}
+    assert_one_answer_taken(&bot, &standin, &thread, winner);
+}
+
+/// Two written answers to one question at the same moment: one is taken, and the other's
+/// writer is told in a reply to their message, not taken as the answer to the next question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_replies_to_one_question_take_one_and_tell_the_other() {
+    let standin = StandIn::start().await;
+    let (bot, stall, thread) = racing_start(&standin).await;
+    let gateway = Gateway {
+        bot: bot.bot.clone(),
+    };
+    let written = |text: &str, id: u64, user: &str| {
+        let mut m = reply(&thread, &format!("<@{APP_ID}> {text}"), id);
+        m.author.id = user.parse().unwrap();
+        m.author.name = user.to_owned();
+        m.member = None;
+        m
+    };
+    let before = standin.calls().len();
+    stall.meet(2);
+    tokio::join!(
+        gateway.on_message(written("real-time", 3001, "1180000000000000021")),
+        gateway.on_message(written("crud api", 3002, "1180000000000000022")),
+    );
+    while bot.deliver().await.sent > 0 {}
+    let sent = standin.calls()[before..].to_vec();
+    let told: Vec<_> = sent
+        .iter()
+        .filter(|c| {
+            c.body["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("already been answered"))
+        })
+        .collect();
+    assert_eq!(told.len(), 1, "{sent:#?}");
+    let loser_message = told[0].body["message_reference"]["message_id"]
+        .as_str()
+        .unwrap();
+    let winner = if loser_message == "3001" {
+        "1180000000000000022"
+    } else {
+        "1180000000000000021"
+    };
+    assert_eq!(
+        sent.iter().filter(|c| c.method == "PATCH").count(),
+        1,
+        "the answered question's buttons come off once: {sent:#?}"
+    );
+    assert_one_answer_taken(&bot, &standin, &thread, winner);
 }

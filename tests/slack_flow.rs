@@ -801,3 +801,87 @@ async fn a_click_that_fails_after_its_acknowledgement_is_apologised_for() {
         told[0].body
     );
 }
+
+/// Two people answer one question at the same moment, with steps on two threads that both
+/// read the conversation before either saves (the worst a race can do). One answer is taken
+/// and the next question asked once; the other person is told, privately, that the question
+/// was answered, and their answer is not taken for the next question.
+async fn racing_answers(send: impl AsyncFnOnce(&Harness, &StandIn)) {
+    let (stand_in, _dir, h, stall) = stalling_harness().await;
+    h.command("start", "U1").await;
+    h.deliver().await;
+    assert_eq!(question_id(&latest_question(&stand_in)), "workload");
+    let before = stand_in.calls().len();
+
+    stall.meet(2);
+    send(&h, &stand_in).await;
+    // The question closed, the next one, and the note to the one whose answer came second.
+    deliver_when_queued(&h, 3).await;
+
+    let sent = stand_in.calls()[before..].to_vec();
+    let updates: Vec<_> = sent.iter().filter(|c| c.method == "chat.update").collect();
+    assert_eq!(updates.len(), 1, "{sent:#?}");
+    let text = updates[0].body["text"].as_str().unwrap();
+    let (winner, loser) = if text.contains("<@U2>") {
+        ("U2", "U3")
+    } else {
+        ("U3", "U2")
+    };
+    assert!(text.contains(&format!("chosen by <@{winner}>")), "{text}");
+    let asked: Vec<_> = questions(&stand_in).iter().map(question_id).collect();
+    assert_eq!(
+        asked,
+        ["workload", "concurrency"],
+        "the next question, once"
+    );
+    let told = stand_in.calls_of("chat.postEphemeral");
+    assert_eq!(told.len(), 1, "{sent:#?}");
+    assert_eq!(told[0].body["user"], loser);
+    assert!(
+        told[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("already been answered"),
+        "{}",
+        told[0].body
+    );
+    let open = h
+        .app
+        .store
+        .conversations_in_channel(
+            Platform::Slack,
+            &tradeoff::core::ids::WorkspaceId::new("T0001"),
+            &tradeoff::core::ids::ChannelId::new(CHANNEL),
+        )
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    common::assert_answered_once(&open[0].1, winner);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_clicks_on_one_question_take_one_and_tell_the_other() {
+    racing_answers(async |h: &Harness, s: &StandIn| {
+        let q = latest_question(s);
+        let choices: Vec<_> = buttons(&q)
+            .into_iter()
+            .filter(|(_, a, _)| a.starts_with("choice|"))
+            .collect();
+        let first = click(&q, &choices[0], "U2", "1700000001.000001");
+        let second = click(&q, &choices[1], "U3", "1700000001.000002");
+        let (a, b) = tokio::join!(h.interact(&first), h.interact(&second));
+        assert_eq!((a, b), (200, 200));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_replies_to_one_question_take_one_and_tell_the_other() {
+    racing_answers(async |h: &Harness, s: &StandIn| {
+        let parent = s.calls()[0].ts.clone().unwrap();
+        let first = reply("real-time", &parent, "U2", "EvRace1");
+        let second = reply("crud api", &parent, "U3", "EvRace2");
+        let (a, b) = tokio::join!(h.event(&first, None), h.event(&second, None));
+        assert_eq!((a, b), (200, 200));
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tradeoff::core::conversation::{Input, Next, State};
 use tradeoff::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use tradeoff::packs::Catalog;
-use tradeoff::store::{SledStore, Store, StoreError};
+use tradeoff::store::{Batch, NewOutbox, SledStore, Store, StoreError};
 
 fn key(thread: &str) -> ConversationKey {
     ConversationKey {
@@ -193,22 +193,37 @@ fn results_are_kept_per_channel_latest_first() {
     );
 }
 
+/// A batch that handles one delivery.
+fn delivery(key: &str, at: i64) -> Batch {
+    Batch {
+        delivery: Some((key.to_owned(), at)),
+        ..Batch::default()
+    }
+}
+
 #[test]
-fn first_time_is_true_once_and_old_keys_are_forgotten() {
+fn a_delivery_applies_once_and_old_keys_are_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    assert!(store.first_time("event:Ev1", 100).unwrap());
-    assert!(!store.first_time("event:Ev1", 101).unwrap());
-    assert!(store.first_time("event:Ev2", 500).unwrap());
+    let repeat = |r: Result<Vec<u64>, StoreError>| matches!(r, Err(StoreError::Repeat));
+    store.commit(delivery("event:Ev1", 100)).unwrap();
+    assert!(repeat(store.commit(delivery("event:Ev1", 101))));
+    store.commit(delivery("event:Ev2", 500)).unwrap();
     assert_eq!(store.forget_seen(400).unwrap(), 1);
-    assert!(store.first_time("event:Ev1", 600).unwrap());
-    assert!(!store.first_time("event:Ev2", 600).unwrap());
-    // A delivery whose handling failed is forgotten, and only that one.
-    store.unsee("event:Ev2").unwrap();
-    assert!(store.first_time("event:Ev2", 601).unwrap());
-    assert!(!store.first_time("event:Ev1", 601).unwrap());
-    // Forgetting a key never seen is not an error.
-    store.unsee("event:never").unwrap();
+    store.commit(delivery("event:Ev1", 600)).unwrap();
+    assert!(repeat(store.commit(delivery("event:Ev2", 600))));
+    // A refused repeat applies nothing of its batch.
+    let with_message = Batch {
+        outbox: vec![NewOutbox {
+            platform: Platform::Slack,
+            lane: "l".into(),
+            op: serde_json::json!({ "text": "again" }).into(),
+            produces: None,
+        }],
+        ..delivery("event:Ev2", 601)
+    };
+    assert!(repeat(store.commit(with_message)));
+    assert!(store.outbox_pending(Platform::Slack).unwrap().is_empty());
 }
 
 #[test]

@@ -48,6 +48,10 @@ pub struct Conversation {
     /// Questions answered or skipped, in order: what `back` undoes.
     pub history: Vec<usize>,
     pub state: State,
+    /// The record's version in the store: how many times it has been saved (0 for one not
+    /// saved yet). A step is saved only if the version it read is still current.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What came in.
@@ -135,6 +139,7 @@ impl Conversation {
             skipped: vec![false; pack.questions.len()],
             history: Vec::new(),
             state: State::Finished,
+            version: 0,
         };
         c.state = c.advance(pack);
         c
@@ -186,6 +191,31 @@ impl Conversation {
             event,
             next: self.next(),
         }
+    }
+
+    /// [`Conversation::step`] for an input sent while the conversation was in state `seen`:
+    /// if it has moved on since (another step was saved first), the input is stale and
+    /// changes nothing. Of two answers racing to one question, the second is told so rather
+    /// than taken as the answer to the next question.
+    pub fn step_seen(
+        &mut self,
+        pack: &Pack,
+        input: Input,
+        by: &UserRef,
+        now: i64,
+        seen: State,
+    ) -> Transition {
+        if self.state != seen {
+            let question = match seen {
+                State::Asking(q) => Some(q),
+                State::Finished | State::Cancelled => None,
+            };
+            return Transition {
+                event: Event::Stale { question },
+                next: self.next(),
+            };
+        }
+        self.step(pack, input, by, now)
     }
 
     fn apply(&mut self, pack: &Pack, input: Input, by: &UserRef, now: i64) -> Event {

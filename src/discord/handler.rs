@@ -507,35 +507,26 @@ impl DiscordBot {
         }
         let by = person(&m.author, m.member.as_ref().and_then(|p| p.nick.as_deref()));
         let reply_to = m.id.to_string();
-        // A message that fails is forgotten again, so that a redelivery of it (a resumed
-        // gateway session) is read.
-        let once = self
-            .app
-            .once(&format!("discord:msg:{}", m.id), self.now(), || {
-                self.app
-                    .step_with(&key, Input::Text(text), &by, self.now(), |u| {
-                        let ops = self.after_written(
-                            &conversation,
-                            &key,
-                            u,
-                            &thread,
-                            &by,
-                            Some(&reply_to),
-                            true,
-                        );
-                        self.queue(&conversation, ops)
-                    })
-            });
-        let result = match once {
-            Ok(Some(result)) => result,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!("reading a Discord reply: {e}");
-                return;
-            }
-        };
-        match result {
-            Ok(_) => self.outbox.notify(),
+        // The message's id is saved with the step: a redelivery of it (a resumed gateway
+        // session) is ignored, unless the first one failed and saved nothing.
+        let delivery = format!("discord:msg:{}", m.id);
+        let stepped =
+            self.app
+                .step_once(&key, &delivery, Input::Text(text), &by, self.now(), |u| {
+                    let ops = self.after_written(
+                        &conversation,
+                        &key,
+                        u,
+                        &thread,
+                        &by,
+                        Some(&reply_to),
+                        true,
+                    );
+                    self.queue(&conversation, ops)
+                });
+        match stepped {
+            Ok(None) => tracing::info!(delivery, "repeated delivery ignored"),
+            Ok(Some(_)) => self.outbox.notify(),
             // The user error here is only "no conversation", for a thread whose decision
             // was removed: nothing to say.
             Err(AppError::User(_)) => {}

@@ -16,15 +16,9 @@ use crate::outbox::{ref_placeholder, Clock, Outbox};
 use crate::store::{NewOutbox, OutboxOp};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// How many locks conversations are spread over. Two steps on one conversation must not
-/// interleave (a double click would answer twice); steps on different ones rarely share one.
-const LOCK_STRIPES: usize = 64;
 
 /// Where one conversation lives on Slack, and the names of its outbox lane and refs.
 #[derive(Debug, Clone)]
@@ -105,7 +99,6 @@ pub struct SlackBot {
     clock: Arc<dyn Clock>,
     /// The bot's own user id, when known: its messages are never read as answers.
     bot_user: Option<String>,
-    stripes: Vec<Mutex<()>>,
     /// For the calls that cannot wait for the outbox: `users.info` while a slash command
     /// waits for its answer, `views.open` within 3 s of a click.
     pub(super) web: Option<super::polls::WebApi>,
@@ -122,7 +115,6 @@ impl SlackBot {
             outbox,
             clock,
             bot_user,
-            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             web: None,
             deadline: Deadline::default(),
         }
@@ -154,16 +146,6 @@ impl SlackBot {
     /// Seconds since the epoch, from the bot's clock.
     pub fn now(&self) -> i64 {
         self.clock.now_ms().div_euclid(1000)
-    }
-
-    /// Runs `f` while no other step on the same conversation runs. `f` is synchronous: the
-    /// lock is never held across an await.
-    pub(super) fn locked<T>(&self, key: &ConversationKey, f: impl FnOnce() -> T) -> T {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        let stripe = &self.stripes[(h.finish() as usize) % LOCK_STRIPES];
-        let _guard = stripe.lock().unwrap_or_else(|e| e.into_inner());
-        f()
     }
 
     // -----------------------------------------------------------------------------------
@@ -347,7 +329,7 @@ impl SlackBot {
             return ephemeral_reply(&UserError::NoConversation.to_string());
         };
         let by = user_ref(&cmd.user, &cmd.user_name);
-        match self.step(key, Input::Command(Command::Cancel), &by, None) {
+        match self.step(key, Input::Command(Command::Cancel), &by, None, None) {
             Ok(Some(u)) => {
                 ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default())
             }
@@ -418,20 +400,23 @@ impl SlackBot {
             tracing::debug!(action_id = %a.action_id, "not one of our actions");
             return Ok(());
         };
-        let seen = format!(
+        let delivery = format!(
             "slack|action|{}|{}|{}|{}|{}",
             a.team, a.message_ts, a.action_id, a.action_ts, a.user
         );
-        if !self.app.store.first_time(&seen, self.now())? {
-            tracing::info!(action_id = %a.action_id, "repeated action delivery ignored");
-            return Ok(());
-        }
         let place = Place::new(a.team.clone(), a.channel.clone(), click.thread);
         let by = user_ref(&a.user, &a.user_name);
         // A command button acts on the question it was shown with, never a later one: a
         // double click on Skip must not skip two questions.
         let only_on = matches!(click.input, Input::Command(_)).then_some(click.question);
-        match self.step(&place.key(), click.input, &by, only_on.as_deref()) {
+        let stepped = self.step(
+            &place.key(),
+            click.input,
+            &by,
+            only_on.as_deref(),
+            Some(&delivery),
+        );
+        match stepped {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => {
                 self.tell(&place, &a.user, &e.to_string())?;
@@ -457,21 +442,15 @@ impl SlackBot {
     /// as an answer or a command. An `event_id` seen before is ignored (Slack's retries),
     /// unless its handling failed: then Slack's next delivery of it is handled.
     pub fn event(&self, event: &SlackPushEventCallback) -> Result<(), AppError> {
-        let seen = format!("slack|event|{}", event.event_id);
-        // A failure answers Slack with a 500, and Slack delivers the event again.
-        let handled = self.app.once(&seen, self.now(), || {
-            match payload::thread_reply(event, self.bot_user.as_deref()) {
-                Some(reply) => self.reply(&reply),
-                None => Ok(()),
-            }
-        })?;
-        handled.unwrap_or_else(|| {
-            tracing::info!(event_id = %event.event_id, "repeated event delivery ignored");
-            Ok(())
-        })
+        // A failure answers Slack with a 500 and saves nothing, and Slack delivers the
+        // event again.
+        match payload::thread_reply(event, self.bot_user.as_deref()) {
+            Some(reply) => self.reply(&reply, &format!("slack|event|{}", event.event_id)),
+            None => Ok(()),
+        }
     }
 
-    fn reply(&self, r: &ThreadReply) -> Result<(), AppError> {
+    fn reply(&self, r: &ThreadReply, delivery: &str) -> Result<(), AppError> {
         let index = format!(
             "{}{}",
             thread_index_prefix(&r.team, &r.channel),
@@ -482,7 +461,8 @@ impl SlackBot {
         };
         let place = Place::new(r.team.clone(), r.channel.clone(), thread);
         let by = user_ref(&r.user, "");
-        match self.step(&place.key(), Input::Text(r.text.clone()), &by, None) {
+        let input = Input::Text(r.text.clone());
+        match self.step(&place.key(), input, &by, None, Some(delivery)) {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => self.tell(&place, &r.user, &e.to_string()),
             Err(e) => Err(e),
@@ -491,45 +471,49 @@ impl SlackBot {
 
     /// One input on one conversation, with everything the bot says about it queued in the
     /// same write. With `only_on`, nothing happens (`None`) unless that question is current.
+    /// With a `delivery` key, the step is saved only the first time the key is seen
+    /// (`None` for a repeat).
     fn step(
         &self,
         key: &ConversationKey,
         input: Input,
         by: &UserRef,
         only_on: Option<&str>,
+        delivery: Option<&str>,
     ) -> Result<Option<Update>, AppError> {
-        let place = Place::from_key(key);
-        let update = self.locked(key, || {
-            let open = self.app.open_conversation(key)?;
-            let before = open.as_ref().and_then(|(pack, _, c)| match c.next() {
-                Next::Ask(q) => Some((q, pack.questions[q].id.to_string())),
-                _ => None,
-            });
-            if let Some(wanted) = only_on {
-                if before.as_ref().map(|(_, id)| id.as_str()) != Some(wanted) {
-                    tracing::info!(
-                        question = wanted,
-                        "command button of a past question ignored"
-                    );
-                    return Ok(None);
-                }
+        if let Some(wanted) = only_on {
+            let current =
+                self.app
+                    .open_conversation(key)?
+                    .and_then(|(pack, _, c)| match c.next() {
+                        Next::Ask(q) => Some(pack.questions[q].id.to_string()),
+                        _ => None,
+                    });
+            if current.as_deref() != Some(wanted) {
+                tracing::info!(
+                    question = wanted,
+                    "command button of a past question ignored"
+                );
+                return Ok(None);
             }
-            let clicked = match &input {
-                Input::Choice { question, choice } => Some((question.clone(), choice.clone())),
-                _ => None,
-            };
-            self.app
-                .step_with(key, input, by, self.now(), |u| {
-                    effects(
-                        &place,
-                        u,
-                        before.map(|(q, _)| q),
-                        clicked.as_ref(),
-                        &by.id.0,
-                    )
-                })
-                .map(Some)
-        })?;
+        }
+        let place = Place::from_key(key);
+        let clicked = match &input {
+            Input::Choice { question, choice } => Some((question.clone(), choice.clone())),
+            _ => None,
+        };
+        let effects = |u: &Update| effects(&place, u, clicked.as_ref(), &by.id.0);
+        let now = self.now();
+        let update = match delivery {
+            Some(delivery) => {
+                let update = self.app.step_once(key, delivery, input, by, now, effects)?;
+                if update.is_none() {
+                    tracing::info!(delivery, "repeated delivery ignored");
+                }
+                update
+            }
+            None => Some(self.app.step_with(key, input, by, now, effects)?),
+        };
         self.outbox.notify();
         Ok(update)
     }
@@ -552,10 +536,10 @@ impl SlackBot {
 fn effects(
     place: &Place,
     u: &Update,
-    was_asking: Option<usize>,
     clicked: Option<&(String, String)>,
     actor: &str,
 ) -> Vec<NewOutbox> {
+    let was_asking = u.was_asking;
     let current = ref_placeholder(&place.current_ref());
     let parent = ref_placeholder(&place.parent_ref());
     let note = event_text(&u.pack, &u.transition.event);

@@ -25,7 +25,7 @@ use super::config::Secret;
 use super::payload::CommandRequest;
 use super::render::{self, escape, limits, mention, truncate, Message};
 use crate::app::{AppError, UserError};
-use crate::core::ids::{ChannelId, ConversationKey, Platform, PollId, ThreadKey, UserRef};
+use crate::core::ids::{ChannelId, Platform, PollId, UserRef};
 use crate::core::pack::Pack;
 use crate::core::poll::{human_duration, Poll, PollState, RoundResult};
 use crate::core::schedule::EXAMPLES;
@@ -719,7 +719,7 @@ impl SlackBot {
         let Some(id) = modal.private_metadata.as_deref().and_then(poll_id) else {
             return error(NOT_HERE);
         };
-        let (poll, pack) = match self.poll_here(&id, ev.team.id.0.as_str()) {
+        let (_, pack) = match self.poll_here(&id, ev.team.id.0.as_str()) {
             Ok(Some(found)) => found,
             Ok(None) => return error(NOT_HERE),
             Err(AppError::User(e)) => return error(&e.to_string()),
@@ -737,18 +737,9 @@ impl SlackBot {
                 .or(ev.user.name.clone())
                 .unwrap_or_default(),
         );
-        // One answer at a time per poll: the participation count is read, then written.
-        let key = ConversationKey {
-            platform: Platform::Slack,
-            workspace: poll.workspace.clone(),
-            channel: poll.channel.clone(),
-            thread: ThreadKey::new(format!("poll:{}", poll.id)),
-            user: None,
-        };
-        let saved = self.locked(&key, || {
-            self.app
-                .answer_poll(&id, &member, answers, self.now(), &SlackPollPresenter)
-        });
+        let saved = self
+            .app
+            .answer_poll(&id, &member, answers, self.now(), &SlackPollPresenter);
         self.outbox.notify();
         match saved {
             Ok(_) => Ok(None),

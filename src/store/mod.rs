@@ -35,6 +35,14 @@ pub enum StoreError {
     Journal(std::io::Error),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A conditional write found its record changed since it was read: read it again and
+    /// redo the step.
+    #[error("a record changed since it was read")]
+    Stale,
+    /// A write carrying a delivery's key found the key already recorded: the delivery was
+    /// handled before, and nothing of the write applied.
+    #[error("this delivery was handled before")]
+    Repeat,
     #[error("a stored {kind} record could not be read: {source}")]
     Corrupt {
         kind: &'static str,
@@ -180,7 +188,15 @@ impl From<StoredEntry> for OutboxEntry {
 /// messages that tell people about it. Either all are saved or none is.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
+    /// Saved only if the stored conversation is still at the `version` this one was read
+    /// at (0: none was stored); it is saved as the next version. Otherwise the whole batch
+    /// is refused with [`StoreError::Stale`]: read again and redo the step.
     pub conversation: Option<(ConversationKey, Conversation)>,
+    /// The key of the delivery this batch handles (a platform's event id, a click) and
+    /// when it came: the batch applies only the first time the key is seen, and records
+    /// it; a repeat is refused with [`StoreError::Repeat`], nothing of it applied. Keys
+    /// are forgotten by [`Store::forget_seen`].
+    pub delivery: Option<(String, i64)>,
     pub result: Option<ResultRecord>,
     pub outbox: Vec<NewOutbox>,
     pub poll: Option<Poll>,
@@ -217,6 +233,8 @@ pub trait Store: Send + Sync + 'static {
     fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>>;
 
     fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>>;
+    /// Saves a conversation as given, whatever is stored: for tools and tests. Steps are
+    /// saved through [`Store::commit`], which checks the version they read.
     fn put_conversation(
         &self,
         key: &ConversationKey,
@@ -292,11 +310,6 @@ pub trait Store: Send + Sync + 'static {
     fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
     fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
 
-    /// True the first time `key` is seen; false for a repeat (a retried delivery, a double
-    /// click). Old keys are dropped by [`Store::forget_seen`].
-    fn first_time(&self, key: &str, now: i64) -> StoreResult<bool>;
-    /// Forgets that `key` was seen, so that its next delivery is handled: for a delivery
-    /// whose handling failed, which the platform will deliver again.
-    fn unsee(&self, key: &str) -> StoreResult<()>;
+    /// Forgets delivery keys (see [`Batch::delivery`]) recorded before `older_than`.
     fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
 }

@@ -142,8 +142,8 @@ impl SledStore {
     }
 
     /// Writes `ops` and waits until they are durable.
-    fn write(&self, ops: Vec<Op>) -> StoreResult<writer::Outcome> {
-        Ok(self.writer.write(|| (ops, ()))?.1)
+    fn write(&self, ops: Vec<Op>) -> StoreResult<()> {
+        self.writer.write(|| (ops, ()))
     }
 
     /// The ops of a batch, with its outbox entries numbered from `next`.
@@ -159,8 +159,21 @@ impl SledStore {
                 encode(&r.response),
             ));
         }
-        if let Some((k, c)) = &batch.conversation {
-            ops.push(Op::put(CONVERSATIONS, k.storage_key(), encode(c)));
+        if let Some((key, read)) = batch.conversation {
+            let expect = read.version;
+            let next = Conversation {
+                version: expect + 1,
+                ..read
+            };
+            ops.push(Op::put_versioned(
+                CONVERSATIONS,
+                key.storage_key(),
+                encode(&next),
+                expect,
+            ));
+        }
+        if let Some((key, at)) = &batch.delivery {
+            ops.push(Op::put_first(SEEN, key.as_bytes(), at.to_be_bytes()));
         }
         if let Some(r) = &batch.result {
             ops.push(Op::put(RESULTS, result_key(r), encode(r)));
@@ -292,7 +305,7 @@ fn result_key(record: &ResultRecord) -> Vec<u8> {
 
 impl Store for SledStore {
     fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>> {
-        Ok(self.writer.write(self.numbered(batch))?.0)
+        self.writer.write(self.numbered(batch))
     }
 
     fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)> {
@@ -442,18 +455,6 @@ impl Store for SledStore {
 
     fn put_ref(&self, name: &str, value: &str) -> StoreResult<()> {
         self.write(vec![Op::put(REFS, name.as_bytes(), value.as_bytes())])?;
-        Ok(())
-    }
-
-    fn first_time(&self, key: &str, now: i64) -> StoreResult<bool> {
-        // The check and the insert are one op in the writer's transaction: two deliveries
-        // of the same key, even in one group, cannot both be first.
-        let outcome = self.write(vec![Op::put_new(SEEN, key.as_bytes(), now.to_be_bytes())])?;
-        Ok(outcome.first().copied().unwrap_or(false))
-    }
-
-    fn unsee(&self, key: &str) -> StoreResult<()> {
-        self.write(vec![Op::remove(SEEN, key.as_bytes())])?;
         Ok(())
     }
 
@@ -730,7 +731,11 @@ mod tests {
         let read = store.get_ref("lost").unwrap_err().to_string();
         assert!(read.contains("no reads"), "{read}");
         assert!(store.put_ref("later", "3").is_err());
-        assert!(store.first_time("k", 0).is_err());
+        let delivered = store.commit(Batch {
+            delivery: Some(("k".into(), 0)),
+            ..Batch::default()
+        });
+        assert!(delivered.is_err());
         let (_, durability) = store.commit_deferred(Batch::default()).unwrap();
         assert!(block_on(durability.wait()).is_err());
     }
@@ -743,25 +748,118 @@ mod tests {
             .block_on(f)
     }
 
-    /// The check and the insert of a first-time key are one op: of many threads racing
-    /// with the same key, exactly one is first.
+    /// A batch for one delivery, with one message in it.
+    fn delivered(key: &str) -> Batch {
+        Batch {
+            delivery: Some((key.to_owned(), 0)),
+            outbox: vec![NewOutbox {
+                platform: Platform::Slack,
+                lane: key.to_owned(),
+                op: serde_json::json!({ "for": key }).into(),
+                produces: None,
+            }],
+            ..Batch::default()
+        }
+    }
+
+    /// Runs `write` on 8 threads at once; what each got.
+    fn racing<T: Send + 'static>(
+        store: &std::sync::Arc<SledStore>,
+        write: impl Fn(&SledStore) -> T + Send + Sync + Clone + 'static,
+    ) -> Vec<T> {
+        (0..8)
+            .map(|_| {
+                let (store, write) = (store.clone(), write.clone());
+                std::thread::spawn(move || write(&store))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect()
+    }
+
+    /// A delivery's key is checked and recorded in its batch's own write: of many threads
+    /// racing with the same key, exactly one batch applies, and the others are refused as
+    /// repeats with nothing of them applied.
     #[test]
-    fn racing_first_times_have_one_winner() {
+    fn racing_deliveries_apply_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
         for round in 0..20 {
             let key = format!("click-{round}");
-            let winners: usize = (0..8)
-                .map(|_| {
-                    let (store, key) = (store.clone(), key.clone());
-                    std::thread::spawn(move || store.first_time(&key, 0).unwrap())
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|t| usize::from(t.join().unwrap()))
-                .sum();
-            assert_eq!(winners, 1, "{key}");
+            let batch = delivered(&key);
+            let results = racing(&store, move |s| s.commit(batch.clone()));
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 1, "{key}: {results:?}");
+            assert!(results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(StoreError::Repeat))));
         }
+        assert_eq!(store.outbox_pending(Platform::Slack).unwrap().len(), 20);
+        assert_eq!(store.forget_seen(1).unwrap(), 20);
+        store
+            .commit(delivered("click-0"))
+            .expect("a forgotten key is new");
+    }
+
+    /// A conversation is saved only from the version it was read at: of many steps made
+    /// from one read, one is saved (as the next version); the others are refused as stale,
+    /// with nothing of them applied, and the one made from the new read is saved.
+    #[test]
+    fn racing_steps_from_one_read_save_once() {
+        use crate::core::ids::{ThreadKey, UserRef};
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        let pack = crate::core::pack::parse_pack(
+            "data/node-vs-python.toml",
+            &std::fs::read_to_string("data/node-vs-python.toml").unwrap(),
+            "prompts/node-vs-python.toml",
+            &std::fs::read_to_string("prompts/node-vs-python.toml").unwrap(),
+        )
+        .unwrap();
+        let key = ConversationKey {
+            platform: Platform::Slack,
+            workspace: WorkspaceId::new("T1"),
+            channel: ChannelId::new("C1"),
+            thread: ThreadKey::new("t1"),
+            user: None,
+        };
+        let read = Conversation::start(&pack, 1, UserRef::new("U1", "ada"), 0);
+        let step = |read: &Conversation, lane: &str| Batch {
+            conversation: Some((key.clone(), read.clone())),
+            outbox: vec![NewOutbox {
+                platform: Platform::Slack,
+                lane: lane.to_owned(),
+                op: serde_json::json!({}).into(),
+                produces: None,
+            }],
+            ..Batch::default()
+        };
+        let first = step(&read, "first");
+        let results = racing(&store, move |s| s.commit(first.clone()));
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(StoreError::Stale))));
+        let stored = store.conversation(&key).unwrap().unwrap();
+        assert_eq!(stored.version, 1);
+        assert_eq!(store.outbox_pending(Platform::Slack).unwrap().len(), 1);
+        assert!(matches!(
+            store.commit(step(&read, "stale")),
+            Err(StoreError::Stale)
+        ));
+        store.commit(step(&stored, "again")).unwrap();
+        assert_eq!(store.conversation(&key).unwrap().unwrap().version, 2);
+        assert_eq!(store.outbox_pending(Platform::Slack).unwrap().len(), 2);
+    }
+
+    /// A record written before records had versions is at version 0; one that is not JSON
+    /// matches no version, so no conditional write can replace it unread.
+    #[test]
+    fn records_without_a_version_are_at_zero() {
+        assert_eq!(writer::version_of(br#"{"state":"finished"}"#), 0);
+        assert_eq!(writer::version_of(br#"{"version":7,"x":[1,2]}"#), 7);
+        assert_eq!(writer::version_of(b"\xff not json"), u64::MAX);
     }
 
     /// A write is visible to the next read once it returns, and an async write once its

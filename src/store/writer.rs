@@ -37,8 +37,19 @@ pub(super) enum Op {
         tree: u8,
         key: Vec<u8>,
     },
-    /// Puts only when the key is absent; its outcome says whether it did.
-    PutNew {
+    /// Puts only when the record stored at the key is at version `expect`; when it is not,
+    /// nothing of the request applies ([`Refusal::Stale`]). A record's version is the
+    /// `version` field of its JSON: 0 for an absent record, or one written before records
+    /// had versions.
+    PutVersioned {
+        tree: u8,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        expect: u64,
+    },
+    /// Puts only when the key is absent; when it is there, nothing of the request applies
+    /// ([`Refusal::Repeat`]).
+    PutFirst {
         tree: u8,
         key: Vec<u8>,
         value: Vec<u8>,
@@ -61,8 +72,22 @@ impl Op {
         }
     }
 
-    pub(super) fn put_new(tree: u8, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Op {
-        Op::PutNew {
+    pub(super) fn put_versioned(
+        tree: u8,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        expect: u64,
+    ) -> Op {
+        Op::PutVersioned {
+            tree,
+            key: key.into(),
+            value: value.into(),
+            expect,
+        }
+    }
+
+    pub(super) fn put_first(tree: u8, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Op {
+        Op::PutFirst {
             tree,
             key: key.into(),
             value: value.into(),
@@ -70,19 +95,33 @@ impl Op {
     }
 }
 
-/// Per op of a request: whether it changed anything (always true but for a [`Op::PutNew`]
-/// whose key was there).
-pub(super) type Outcome = Vec<bool>;
+/// Which condition refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// A record changed since it was read ([`Op::PutVersioned`]).
+    Stale,
+    /// The key was there already ([`Op::PutFirst`]): a delivery handled before.
+    Repeat,
+}
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Stale => StoreError::Stale,
+            Refusal::Repeat => StoreError::Repeat,
+        }
+    }
+}
 
 /// Resolves once a write is durable, or failed: see [`super::Store::commit_deferred`].
 #[derive(Debug)]
-pub struct Durability(tokio::sync::oneshot::Receiver<StoreResult<Outcome>>);
+pub struct Durability(tokio::sync::oneshot::Receiver<StoreResult<()>>);
 
 impl Durability {
     /// Returns once the write is on disk; an error if it could not be made durable.
     pub async fn wait(self) -> StoreResult<()> {
         match self.0.await {
-            Ok(result) => result.map(|_| ()),
+            Ok(result) => result,
             Err(_) => Err(stopped()),
         }
     }
@@ -93,12 +132,12 @@ fn stopped() -> StoreError {
 }
 
 enum Reply {
-    Wait(mpsc::SyncSender<StoreResult<Outcome>>),
-    Later(tokio::sync::oneshot::Sender<StoreResult<Outcome>>),
+    Wait(mpsc::SyncSender<StoreResult<()>>),
+    Later(tokio::sync::oneshot::Sender<StoreResult<()>>),
 }
 
 impl Reply {
-    fn send(self, result: StoreResult<Outcome>) {
+    fn send(self, result: StoreResult<()>) {
         // A caller that gave up waiting is no longer listening; nothing to tell.
         let _ = match self {
             Reply::Wait(tx) => tx.send(result).map_err(|_| ()),
@@ -178,15 +217,13 @@ impl Writer {
         Ok(value)
     }
 
-    /// Writes the ops `build` makes and waits until they are durable.
-    pub(super) fn write<T>(
-        &self,
-        build: impl FnOnce() -> (Vec<Op>, T),
-    ) -> StoreResult<(T, Outcome)> {
+    /// Writes the ops `build` makes and waits until they are durable. A refused request is
+    /// [`StoreError::Stale`] or [`StoreError::Repeat`].
+    pub(super) fn write<T>(&self, build: impl FnOnce() -> (Vec<Op>, T)) -> StoreResult<T> {
         let (tx, rx) = mpsc::sync_channel(1);
         let value = self.queue(build, Reply::Wait(tx))?;
-        let outcome = rx.recv().map_err(|_| stopped())??;
-        Ok((value, outcome))
+        rx.recv().map_err(|_| stopped())??;
+        Ok(value)
     }
 
     /// Queues the ops `build` makes and returns at once, with how to await their durability.
@@ -246,7 +283,7 @@ fn commit_group(
     flush: &Flush,
     group: &[Request],
     health: &mut Health,
-) -> Vec<StoreResult<Outcome>> {
+) -> Vec<StoreResult<()>> {
     let fail_all = |why: &str| {
         group
             .iter()
@@ -265,32 +302,30 @@ fn commit_group(
     {
         return fail_all(&format!("a write names tree {bad}, which does not exist"));
     }
-    let applied: Result<Vec<Outcome>, TransactionError<()>> = trees.transaction(|tx| {
+    let applied: Result<Vec<Option<Refusal>>, TransactionError<()>> = trees.transaction(|tx| {
         let mut outcomes = Vec::with_capacity(group.len());
         for request in group {
-            let mut outcome = Vec::with_capacity(request.ops.len());
+            // A request's conditions are read with the group's earlier requests applied, so
+            // of two requests made from one read, the second is refused.
+            if let Some(refusal) = refusal(tx, &request.ops)? {
+                outcomes.push(Some(refusal));
+                continue;
+            }
             for op in &request.ops {
-                outcome.push(match op {
-                    Op::Put { tree, key, value } => {
+                match op {
+                    Op::Put { tree, key, value }
+                    | Op::PutVersioned {
+                        tree, key, value, ..
+                    }
+                    | Op::PutFirst { tree, key, value } => {
                         tx[usize::from(*tree)].insert(key.as_slice(), value.as_slice())?;
-                        true
                     }
                     Op::Remove { tree, key } => {
                         tx[usize::from(*tree)].remove(key.as_slice())?;
-                        true
                     }
-                    Op::PutNew { tree, key, value } => {
-                        let t = &tx[usize::from(*tree)];
-                        if t.get(key.as_slice())?.is_some() {
-                            false
-                        } else {
-                            t.insert(key.as_slice(), value.as_slice())?;
-                            true
-                        }
-                    }
-                });
+                }
             }
-            outcomes.push(outcome);
+            outcomes.push(None);
         }
         Ok::<_, ConflictableTransactionError<()>>(outcomes)
     });
@@ -304,7 +339,10 @@ fn commit_group(
         }
     };
     match flush(db) {
-        Ok(()) => outcomes.into_iter().map(Ok).collect(),
+        Ok(()) => outcomes
+            .into_iter()
+            .map(|refused| refused.map_or(Ok(()), |r| Err(r.into())))
+            .collect(),
         Err(e) => {
             let why = format!(
                 "the store could not write to disk ({e}); it accepts no more writes and serves no reads until tradeoff is restarted"
@@ -320,8 +358,48 @@ fn commit_group(
     }
 }
 
+/// The first of a request's conditions that does not hold, if any.
+fn refusal(
+    tx: &[sled::transaction::TransactionalTree],
+    ops: &[Op],
+) -> Result<Option<Refusal>, ConflictableTransactionError<()>> {
+    for op in ops {
+        match op {
+            Op::PutVersioned {
+                tree, key, expect, ..
+            } => {
+                let stored = tx[usize::from(*tree)].get(key.as_slice())?;
+                if stored.as_deref().map_or(0, version_of) != *expect {
+                    return Ok(Some(Refusal::Stale));
+                }
+            }
+            Op::PutFirst { tree, key, .. } => {
+                if tx[usize::from(*tree)].get(key.as_slice())?.is_some() {
+                    return Ok(Some(Refusal::Repeat));
+                }
+            }
+            Op::Put { .. } | Op::Remove { .. } => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The version of a stored JSON record: its `version` field, 0 when it has none. A record
+/// that is not JSON has no version any write could expect but 0: `u64::MAX` refuses them all.
+pub(super) fn version_of(record: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        #[serde(default)]
+        version: u64,
+    }
+    serde_json::from_slice::<Versioned>(record).map_or(u64::MAX, |v| v.version)
+}
+
 fn tree_of(op: &Op) -> u8 {
     match op {
-        Op::Put { tree, .. } | Op::Remove { tree, .. } | Op::PutNew { tree, .. } => *tree,
+        Op::Put { tree, .. }
+        | Op::Remove { tree, .. }
+        | Op::PutVersioned { tree, .. }
+        | Op::PutFirst { tree, .. } => *tree,
     }
 }

@@ -52,6 +52,14 @@ pub fn app_in(dir: &Path, packs_root: &Path) -> App {
     App::new(store, catalog)
 }
 
+/// After answers raced to a conversation's first question: one was taken, `winner`'s, and
+/// saved once (the conversation is at its second version: the start, the answer).
+pub fn assert_answered_once(c: &tradeoff::core::conversation::Conversation, winner: &str) {
+    assert_eq!(c.history, [0], "one answer, to the first question");
+    assert_eq!(c.answers[0].as_ref().unwrap().by.id.as_str(), winner);
+    assert_eq!(c.version, 2, "saved at the start and at the one answer");
+}
+
 /// Saves the conversation at `key` as it is given: tests use it to make one unreadable (a
 /// pack version the store does not have) and to mend it again.
 pub fn save_conversation(
@@ -59,12 +67,7 @@ pub fn save_conversation(
     key: &tradeoff::core::ids::ConversationKey,
     c: &tradeoff::core::conversation::Conversation,
 ) {
-    store
-        .commit(tradeoff::store::Batch {
-            conversation: Some((key.clone(), c.clone())),
-            ..Default::default()
-        })
-        .unwrap();
+    store.put_conversation(key, c).unwrap();
 }
 
 /// A gate that store calls wait at while it is closed: a disk that has stalled. A Slack
@@ -72,9 +75,51 @@ pub fn save_conversation(
 /// its sync is awaited), so a test must not stall one: that would block them, which the
 /// real store's append does not.
 #[derive(Clone, Default)]
-pub struct Stall(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+pub struct Stall(
+    Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    Arc<(std::sync::Mutex<Meeting>, std::sync::Condvar)>,
+);
+
+/// Conversation reads held until a number of them have been made: see [`Stall::meet`].
+#[derive(Default)]
+struct Meeting {
+    /// The sizes of the meetings to come, the next first.
+    sizes: std::collections::VecDeque<usize>,
+    /// Reads held at the next meeting so far.
+    arrived: usize,
+    /// Counts the meetings that have let their reads go.
+    held: u64,
+}
 
 impl Stall {
+    /// Holds the next `n` conversation reads, once read, until all `n` have read (at most
+    /// 10 s): `n` steps racing on one conversation all read it before any of them can
+    /// save, as real threads racing would at worst. Called again, the next `n` reads after
+    /// those meet in turn.
+    pub fn meet(&self, n: usize) {
+        self.1 .0.lock().unwrap().sizes.push_back(n);
+    }
+
+    fn arrive(&self) {
+        let (lock, arrived) = &*self.1;
+        let mut m = lock.lock().unwrap();
+        let Some(&size) = m.sizes.front() else {
+            return;
+        };
+        m.arrived += 1;
+        if m.arrived == size {
+            m.sizes.pop_front();
+            m.arrived = 0;
+            m.held += 1;
+            arrived.notify_all();
+            return;
+        }
+        let held = m.held;
+        let _ = arrived
+            .wait_timeout_while(m, std::time::Duration::from_secs(10), |m| m.held == held)
+            .unwrap();
+    }
+
     pub fn close(&self) {
         *self.0 .0.lock().unwrap() = true;
     }
@@ -147,10 +192,16 @@ mod stalling {
     }
 
     impl Store for StallingStore {
+        fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>> {
+            self.stall.pass();
+            let read = self.inner.conversation(key);
+            self.stall.arrive();
+            read
+        }
+
         through_the_gate! {
             fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
             fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>>;
-            fn conversation(&self, key: &ConversationKey) -> StoreResult<Option<Conversation>>;
             fn put_conversation(&self, key: &ConversationKey, c: &Conversation) -> StoreResult<()>;
             fn conversations_in_channel(
                 &self,
@@ -194,8 +245,6 @@ mod stalling {
             fn poll_responses(&self, poll: &PollId, round: u32) -> StoreResult<Vec<(String, PollResponse)>>;
             fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
             fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
-            fn first_time(&self, key: &str, now: i64) -> StoreResult<bool>;
-            fn unsee(&self, key: &str) -> StoreResult<()>;
             fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
         }
     }
