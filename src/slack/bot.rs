@@ -4,12 +4,14 @@
 //! Nothing here waits on Slack: handlers return as soon as the write is done.
 
 use super::api;
+use super::config::Secret;
 use super::payload::{self, ActionRequest, Asker, CommandRequest, ThreadReply};
-use super::render::{self, Message};
+use super::render::{self, escape, Message};
 use crate::app::{App, AppError, InternalError, Update, UserError};
 use crate::core::conversation::{Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::event_text;
+use crate::core::schedule::EXAMPLES;
 use crate::core::text::Command;
 use crate::deadline::{self, Deadline};
 use crate::outbox::{ref_placeholder, Clock, Outbox};
@@ -101,7 +103,7 @@ pub struct SlackBot {
     bot_user: Option<String>,
     /// For the calls that cannot wait for the outbox: `users.info` while a slash command
     /// waits for its answer, `views.open` within 3 s of a click.
-    pub(super) web: Option<super::polls::WebApi>,
+    pub(super) web: Option<WebApi>,
     /// How long a request waits for its work before Slack is answered without it, and
     /// the work that outlived the wait.
     deadline: Deadline,
@@ -665,5 +667,19 @@ pub fn help_text() -> String {
      skip, restart or cancel.\n\
      *Team polls*\n"
         .to_owned()
-        + &super::polls::help_lines()
+        + &poll_help_lines()
 }
+
+/// The help lines about polls.
+fn poll_help_lines() -> String {
+    format!(
+        "• `/tradeoff poll [pack] [for 2d | until 2026-12-04 17:00 | every friday 16:00] [tz Europe/Berlin] [remind 2h] [anonymous]`: \
+         ask the whole channel; everyone answers privately, and the team's summary is posted at the close\n\
+         • `/tradeoff poll close`: close this channel's poll now (its creator or an admin)\n\
+         {}",
+        escape(EXAMPLES)
+    )
+}
+
+/// The web API the bot calls directly (`users.info`, `views.open`): a client and the token.
+pub type WebApi = (Arc<SlackHyperClient>, Secret);

@@ -3,9 +3,10 @@
 //!
 //! Read top to bottom: [`verify`] (request signatures) -> [`payload`] (Slack's JSON and
 //! forms into facts) -> [`bot`] (what the bot does, through the app layer and the outbox)
-//! -> [`render`] (Block Kit, escaped and within limits) -> [`api`] (Web API calls the
-//! outbox performs). [`http`] and [`socket`] are the two ways requests arrive; [`manifest`]
-//! describes the app to Slack; [`config`] holds the settings.
+//! -> [`render`] (Block Kit, escaped and within limits) -> [`api`] (the Web API calls the
+//! outbox queues) -> [`sender`] (which performs them). [`polls`] are team polls; [`http`]
+//! and [`socket`] are the two ways requests arrive; [`manifest`] describes the app to
+//! Slack; [`config`] holds the settings.
 
 pub mod api;
 pub mod bot;
@@ -15,6 +16,7 @@ pub mod manifest;
 pub mod payload;
 pub mod polls;
 pub mod render;
+pub mod sender;
 pub mod socket;
 pub mod verify;
 
@@ -82,7 +84,7 @@ pub async fn start(
         SlackBot::new(app.clone(), Arc::new(SystemClock), bot_user.clone())
             .with_web_api(client.clone(), config.bot_token.clone()),
     );
-    let sender = api::SlackSender::new(client.clone(), config.bot_token.expose(), app.clone())
+    let sender = sender::SlackSender::new(client.clone(), config.bot_token.expose(), app.clone())
         .with_bot_user(bot_user);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

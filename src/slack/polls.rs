@@ -21,14 +21,12 @@
 
 use super::api;
 use super::bot::{ephemeral_reply, user_ref, SlackBot};
-use super::config::Secret;
 use super::payload::CommandRequest;
 use super::render::{self, escape, limits, mention, truncate, Message};
 use crate::app::{AppError, UserError};
 use crate::core::ids::{ChannelId, Platform, PollId, UserRef};
 use crate::core::pack::Pack;
 use crate::core::poll::{human_duration, Poll, PollState, RoundResult};
-use crate::core::schedule::EXAMPLES;
 use crate::core::score::Answers;
 use crate::outbox::{ref_placeholder, Delivery};
 use crate::polls::{PollAction, PollPresenter};
@@ -46,7 +44,7 @@ pub const CALLBACK_ID: &str = "tradeoff_poll";
 /// Input blocks are `q|<question id>`, each holding one menu with this `action_id`.
 pub const QUESTION_BLOCK_PREFIX: &str = "q|";
 pub const CHOICE_ACTION: &str = "choice";
-/// The outbox operation that sends a reminder (performed by [`super::api::SlackSender`]).
+/// The outbox operation that sends a reminder (performed by [`super::sender::SlackSender`]).
 pub const REMIND_METHOD: &str = "tradeoff.remind";
 /// At most this many members are mentioned in one reminder; the rest are counted.
 pub const MAX_MENTIONS: usize = 50;
@@ -749,17 +747,6 @@ impl SlackBot {
     }
 }
 
-/// The help lines about polls.
-pub fn help_lines() -> String {
-    format!(
-        "• `/tradeoff poll [pack] [for 2d | until 2026-12-04 17:00 | every friday 16:00] [tz Europe/Berlin] [remind 2h] [anonymous]`: \
-         ask the whole channel; everyone answers privately, and the team's summary is posted at the close\n\
-         • `/tradeoff poll close`: close this channel's poll now (its creator or an admin)\n\
-         {}",
-        escape(EXAMPLES)
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 // The reminder, performed by the sender when it is due.
 // ---------------------------------------------------------------------------------------
@@ -874,9 +861,6 @@ pub(super) async fn send_reminder(
         .map_err(api::classify)?;
     Ok(Some(resp.ts.to_string()))
 }
-
-/// The web API the bot calls directly (`users.info`, `views.open`): a client and the token.
-pub type WebApi = (Arc<SlackHyperClient>, Secret);
 
 #[cfg(test)]
 mod tests {

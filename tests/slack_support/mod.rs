@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tradeoff::app::App;
 use tradeoff::outbox::{Clock, Pass};
-use tradeoff::slack::api::SlackSender;
 use tradeoff::slack::http::SlackHttp;
+use tradeoff::slack::sender::SlackSender;
 use tradeoff::slack::{verify, SlackBot};
 
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
