@@ -372,6 +372,26 @@ impl App {
         Err(redone_too_often())
     }
 
+    /// The decision `cancel` stops in a channel, when it is not said in a thread: the
+    /// caller's own latest if they have one open there, else the one most recently moved.
+    /// Private forms (a member's poll answers) are never picked.
+    pub fn to_cancel(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+        by: &UserRef,
+    ) -> Result<ConversationKey, AppError> {
+        let open = self
+            .store
+            .conversations_in_channel(platform, workspace, channel)?;
+        open.into_iter()
+            .filter(|(key, c)| key.user.is_none() && c.is_open())
+            .max_by_key(|(_, c)| (c.started_by.id == by.id, c.updated_at, c.started_at))
+            .map(|(key, _)| key)
+            .ok_or_else(|| UserError::NoConversation.into())
+    }
+
     /// The latest result in a channel, as a card.
     pub fn latest_result(
         &self,

@@ -449,7 +449,10 @@ async fn discord_register_sends_a_valid_bulk_overwrite() {
     assert!(valid_description(&command["description"]));
     let subs = command["options"].as_array().unwrap();
     let names: Vec<&str> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["start", "poll", "help", "result", "cancel"]);
+    assert_eq!(
+        names,
+        ["start", "poll", "result", "cancel", "packs", "help"]
+    );
     for sub in subs {
         assert_eq!(sub["type"], 1, "a subcommand");
         assert!(valid_name(sub["name"].as_str().unwrap()));
@@ -823,4 +826,31 @@ async fn racing_replies_to_one_question_take_one_and_tell_the_other() {
         "the answered question's buttons come off once: {sent:#?}"
     );
     assert_one_answer_taken(&bot, &standin, &thread, winner);
+}
+
+/// `help`, `packs` and a mistyped subcommand answer privately, from the same definition of
+/// the commands as Slack's help and Discord's registration.
+#[tokio::test]
+async fn help_packs_and_a_mistyped_subcommand_answer_privately() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let help = bot.interact(&command("help")).await;
+    assert_eq!(help["data"]["flags"], 64, "{help}");
+    let text = help["data"]["content"].as_str().unwrap();
+    for (usage, _) in tradeoff::core::subcommand::help_lines("/tradeoff") {
+        assert!(text.contains(&format!("`{usage}`")), "{usage} in {text}");
+    }
+    let packs = bot.interact(&command("packs")).await;
+    assert_eq!(packs["data"]["flags"], 64, "{packs}");
+    assert!(packs["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("`node-vs-python`"));
+    let unknown = bot.interact(&command("frobnicate")).await;
+    assert_eq!(unknown["data"]["flags"], 64, "{unknown}");
+    assert!(unknown["data"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("I don't know `/tradeoff frobnicate`."));
+    assert!(standin.calls().is_empty(), "nothing posted");
 }

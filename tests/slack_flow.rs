@@ -569,7 +569,15 @@ async fn commands_answer_ephemerally_and_cancel_stops_the_thread() {
 
     let help = h.command("help", "U1").await;
     assert_eq!(help["response_type"], "ephemeral");
-    assert!(help["text"].as_str().unwrap().contains("/tradeoff start"));
+    for (usage, _) in tradeoff::core::subcommand::help_lines("/tradeoff") {
+        let text = help["text"].as_str().unwrap();
+        assert!(text.contains(&format!("`{usage}`")), "{usage} in {text}");
+    }
+    assert_eq!(
+        h.command("", "U1").await,
+        help,
+        "nothing at all asks for help"
+    );
     let unknown = h.command("frobnicate <!channel>", "U1").await;
     assert_eq!(unknown["response_type"], "ephemeral");
     let text = unknown["text"].as_str().unwrap();

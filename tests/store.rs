@@ -371,3 +371,38 @@ fn a_data_directory_from_the_journal_release_upgrades_without_loss() {
     let store = SledStore::open(dir.path()).unwrap();
     assert!(store.conversation(&key).unwrap().is_some());
 }
+
+/// `cancel` said in a channel stops the caller's own latest decision there, else the one
+/// most recently moved; never a member's private poll form, never one in another channel.
+#[test]
+fn cancel_picks_the_callers_own_decision_then_the_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let grace = UserRef::new("U2", "Grace");
+    app.start(&key("1.0"), None, ada(), 100).unwrap();
+    app.start(&key("2.0"), None, grace.clone(), 200).unwrap();
+    let form = ConversationKey {
+        user: Some("U3".into()),
+        ..key("poll:p1")
+    };
+    app.start(&form, None, UserRef::new("U3", "Lin"), 300)
+        .unwrap();
+    let elsewhere = ConversationKey {
+        channel: ChannelId::new("C9"),
+        ..key("3.0")
+    };
+    app.start(&elsewhere, None, ada(), 400).unwrap();
+    let (ws, channel) = (WorkspaceId::new("T1"), ChannelId::new("C1"));
+    let pick = |by: &UserRef| app.to_cancel(Platform::Slack, &ws, &channel, by).unwrap();
+    assert_eq!(pick(&ada()), key("1.0"), "Ada's own");
+    assert_eq!(pick(&grace), key("2.0"), "Grace's own");
+    let lin = UserRef::new("U3", "Lin");
+    assert_eq!(
+        pick(&lin),
+        key("2.0"),
+        "none of Lin's: the latest, not her form"
+    );
+    app.step(&key("1.0"), Input::Text("real-time".into()), &grace, 500)
+        .unwrap();
+    assert_eq!(pick(&lin), key("1.0"), "the one most recently moved");
+}

@@ -134,3 +134,27 @@ pub fn answered_line(pack: &Pack, question: usize, choice: usize, by: &str) -> S
         pack.questions[question].choices[choice].label
     )
 }
+
+/// The answer to `packs`: a line per pack, its id and version, its title made to stand out
+/// by `strong`, and its description; pack text goes through `escape` for where it lands.
+pub fn packs_text(
+    packs: &[(std::sync::Arc<Pack>, u32)],
+    strong: impl Fn(&str) -> String,
+    escape: impl Fn(&str) -> String,
+) -> String {
+    let lines: Vec<String> = packs
+        .iter()
+        .map(|(p, v)| {
+            format!(
+                "• `{}` (v{v}): {}. {}",
+                p.id,
+                strong(&escape(&p.title)),
+                escape(&p.description)
+            )
+        })
+        .collect();
+    format!(
+        "Decision packs (start one with `/tradeoff start <pack>`):\n{}",
+        lines.join("\n")
+    )
+}

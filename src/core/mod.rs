@@ -11,6 +11,7 @@ pub mod pack;
 pub mod poll;
 pub mod schedule;
 pub mod score;
+pub mod subcommand;
 pub mod tally;
 pub mod text;
 pub mod words;

@@ -4,27 +4,12 @@
 
 use super::render::truncate;
 use super::rest::Rest;
+use crate::core::subcommand::SUBCOMMANDS;
 use crate::outbox::Delivery;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 pub const COMMAND: &str = "tradeoff";
-
-/// (subcommand, description). Names follow `^[-_'\p{L}\p{N}]{1,32}$`, lower case;
-/// descriptions stay within 1–100 characters.
-pub const SUBCOMMANDS: &[(&str, &str)] = &[
-    (
-        "start",
-        "Start a backend decision in a new thread: a few questions, then a recommendation.",
-    ),
-    ("poll", "Ask the whole team and compare the answers."),
-    ("help", "How to answer, and the commands."),
-    ("result", "Show the latest result in this channel."),
-    (
-        "cancel",
-        "Stop the decision in this thread, or your latest one here.",
-    ),
-];
 
 /// The bulk-overwrite body: `/tradeoff` with its subcommands; `start` offers the packs
 /// (id, title) as choices, at most 25 as Discord allows.
@@ -36,27 +21,27 @@ pub fn command_definitions(packs: &[(String, String)]) -> Value {
         .collect();
     let options: Vec<Value> = SUBCOMMANDS
         .iter()
-        .map(|(name, description)| {
-            let mut sub = json!({ "type": 1, "name": name, "description": description });
-            if *name == "poll" {
-                // The rest of the poll command as one string, read by the core's parser:
-                // Discord options cannot express its free word order.
-                sub["options"] = json!([{
+        .map(|spec| {
+            let mut sub = json!({ "type": 1, "name": spec.name, "description": spec.summary });
+            // The rest of a command as one string, read by the core's parsers (Discord
+            // options cannot express a poll's free word order). `start` offers the packs.
+            let option = spec.option.map(|(name, description)| {
+                let mut option = json!({
                     "type": 3,
-                    "name": "schedule",
-                    "description": "e.g. for 2d tz Europe/Berlin remind 2h anonymous · every friday 16:00 · close",
+                    "name": name,
+                    "description": description,
                     "required": false,
-                    "max_length": 200,
-                }]);
-            }
-            if *name == "start" && !choices.is_empty() {
-                sub["options"] = json!([{
-                    "type": 3,
-                    "name": "pack",
-                    "description": "Which decision to make (default: the first).",
-                    "required": false,
-                    "choices": choices,
-                }]);
+                });
+                if spec.name == "start" {
+                    option["choices"] = json!(choices);
+                } else {
+                    option["max_length"] = json!(200);
+                }
+                option
+            });
+            let pointless = spec.name == "start" && choices.is_empty();
+            if let Some(option) = option.filter(|_| !pointless) {
+                sub["options"] = json!([option]);
             }
             sub
         })

@@ -18,7 +18,8 @@ use super::verify::RequestVerifier;
 use crate::app::{App, AppError, InternalError, Update, UserError};
 use crate::core::conversation::{Event, Input, Next, State};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
-use crate::core::messages::{answered_line, event_text, prompt};
+use crate::core::messages::{answered_line, event_text, packs_text, prompt};
+use crate::core::subcommand::{help_lines, Subcommand};
 use crate::core::text::Command;
 use crate::outbox::{ref_placeholder, Clock, Outbox};
 use crate::store::NewOutbox;
@@ -246,25 +247,31 @@ impl DiscordBot {
             .and_then(|ch| ch.parent_id.filter(|_| in_thread))
             .unwrap_or(c.channel_id)
             .to_string();
-        let option = |name: &str| match &sub.value {
-            CommandDataOptionValue::SubCommand(options) => options
-                .iter()
-                .find(|o| o.name == name)
-                .and_then(|o| o.value.as_str()),
+        // Each subcommand has at most one option, a string.
+        let option = match &sub.value {
+            CommandDataOptionValue::SubCommand(options) => {
+                options.iter().find_map(|o| o.value.as_str())
+            }
             _ => None,
         };
-        let result = match sub.name.as_str() {
-            "start" if in_thread => Ok(Response::private(
+        let guild = guild.to_string();
+        let result = match Subcommand::from_parts(&sub.name, option) {
+            Ok(Subcommand::Start { .. }) if in_thread => Ok(Response::private(
                 "Start a decision in a text channel, not in a thread: it opens a thread of its own.",
             )),
-            "start" => self.start(c, &guild.to_string(), &channel, by, option("pack")),
-            "help" => self.help(),
-            "result" => self.result(&guild.to_string(), &channel),
-            "cancel" => self.cancel(c, &guild.to_string(), &channel, in_thread, &by),
-            "poll" => self.poll_command(c, &guild.to_string(), &channel, &by, option("schedule")),
-            other => Ok(Response::private(format!(
+            Ok(Subcommand::Start { pack }) => {
+                self.start(c, &guild, &channel, by, pack.as_deref())
+            }
+            Ok(Subcommand::Help) => self.help(),
+            Ok(Subcommand::Packs) => Ok(self.packs()),
+            Ok(Subcommand::Result) => self.result(&guild, &channel),
+            Ok(Subcommand::Cancel) => self.cancel(c, &guild, &channel, in_thread, &by),
+            Ok(Subcommand::Poll { args }) => {
+                self.poll_command(c, &guild, &channel, &by, Some(&args))
+            }
+            Err(unknown) => Ok(Response::private(format!(
                 "I don't know `/tradeoff {}`. Try `/tradeoff help`.",
-                display_name(other)
+                display_name(&unknown.given)
             ))),
         };
         result.unwrap_or_else(|e| error_response(&e))
@@ -347,11 +354,19 @@ impl DiscordBot {
     fn help(&self) -> Result<Response, AppError> {
         let (pack, _) = self.app.pack(None)?;
         let text = event_text(&pack, &Event::Help).unwrap_or_default();
-        Ok(Response::private(format!(
-            "{text}\n`/tradeoff start` opens a decision in a new thread; `/tradeoff result` shows \
-             the latest result in this channel; `/tradeoff cancel` stops a decision; \
-             `/tradeoff poll` asks the whole team privately (`schedule: for 2d`, or `close`)."
-        )))
+        let lines: Vec<String> = help_lines("/tradeoff")
+            .iter()
+            .map(|(usage, what)| format!("- `{usage}`: {what}"))
+            .collect();
+        Ok(Response::private(format!("{text}\n{}", lines.join("\n"))))
+    }
+
+    fn packs(&self) -> Response {
+        Response::private(packs_text(
+            &self.app.catalog.list(),
+            |t| format!("**{t}**"),
+            super::render::escape_markdown,
+        ))
     }
 
     fn result(&self, guild: &str, channel: &str) -> Result<Response, AppError> {
@@ -374,16 +389,13 @@ impl DiscordBot {
         let found = if in_thread {
             self.conversation_in_thread(&c.channel_id.to_string())?
         } else {
-            // Outside a thread: the latest open decision this person started here.
-            let mut open = self.app.store.conversations_in_channel(
+            let key = self.app.to_cancel(
                 Platform::Discord,
                 &WorkspaceId::new(guild),
                 &ChannelId::new(channel),
+                by,
             )?;
-            open.retain(|(_, conv)| conv.is_open() && conv.started_by.id == by.id);
-            open.sort_by_key(|(_, conv)| conv.started_at);
-            open.pop()
-                .map(|(key, _)| (key.thread.as_str().to_owned(), key))
+            Some((key.thread.as_str().to_owned(), key))
         };
         let Some((conversation, key)) = found else {
             return Err(UserError::NoConversation.into());

@@ -10,8 +10,9 @@ use super::render::{self, escape, Message};
 use crate::app::{App, AppError, InternalError, Update, UserError};
 use crate::core::conversation::{Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
-use crate::core::messages::event_text;
+use crate::core::messages::{event_text, packs_text};
 use crate::core::schedule::EXAMPLES;
+use crate::core::subcommand::{help_lines, Subcommand};
 use crate::core::text::Command;
 use crate::deadline::{self, Deadline};
 use crate::outbox::{ref_placeholder, Clock, Outbox};
@@ -195,44 +196,36 @@ impl SlackBot {
     /// The answer to `/tradeoff ...`, however long it takes. `start` awaits its write's
     /// sync; `poll` awaits `users.info`, bounded well within Slack's 3 s.
     pub async fn command(self: &Arc<Self>, cmd: &CommandRequest) -> Value {
-        let mut words = cmd.text.split_whitespace();
-        let sub = words.next().unwrap_or("help").to_lowercase();
-        let rest: Vec<&str> = words.collect();
         let apology = |e: tokio::task::JoinError| {
             let error = crate::app::InternalError::new("slack command", e);
             ephemeral_reply(&error.apology())
         };
-        match sub.as_str() {
-            // The hot path: its write is awaited without a thread.
-            "start" => return self.start(cmd, rest.first().copied()).await,
-            "poll" => {
-                let (bot, cmd, args) = (self.clone(), cmd.clone(), rest.join(" "));
-                return deadline::off_the_runtime(
-                    async move { bot.poll_command(&cmd, &args).await },
-                )
-                .await
-                .unwrap_or_else(apology);
+        // What reads the store, which can wait for a flush: off the async workers, so
+        // they keep accepting requests.
+        let blocking = |run: fn(&SlackBot, &CommandRequest) -> Value| {
+            let (bot, cmd) = (self.clone(), cmd.clone());
+            async move {
+                tokio::task::spawn_blocking(move || run(&bot, &cmd))
+                    .await
+                    .unwrap_or_else(apology)
             }
-            _ => {}
-        }
-        // The rest reads the store, which can mean applying its pending writes first:
-        // off the async workers, so they keep accepting requests.
-        let (bot, cmd) = (self.clone(), cmd.clone());
-        tokio::task::spawn_blocking(move || bot.command_now(&cmd, &sub))
-            .await
-            .unwrap_or_else(apology)
-    }
-
-    /// The subcommands that read the store (on the blocking pool).
-    fn command_now(&self, cmd: &CommandRequest, sub: &str) -> Value {
-        match sub {
-            "help" => json!({ "response_type": "ephemeral", "text": help_text() }),
-            "packs" => self.packs(),
-            "result" => self.result(cmd),
-            "cancel" => self.cancel(cmd),
-            other => json!({
+        };
+        match Subcommand::parse(&cmd.text) {
+            // The hot path: its write is awaited without a thread.
+            Ok(Subcommand::Start { pack }) => self.start(cmd, pack.as_deref()).await,
+            Ok(Subcommand::Poll { args }) => {
+                let (bot, cmd) = (self.clone(), cmd.clone());
+                deadline::off_the_runtime(async move { bot.poll_command(&cmd, &args).await })
+                    .await
+                    .unwrap_or_else(apology)
+            }
+            Ok(Subcommand::Help) => json!({ "response_type": "ephemeral", "text": help_text() }),
+            Ok(Subcommand::Packs) => self.packs(),
+            Ok(Subcommand::Result) => blocking(Self::result).await,
+            Ok(Subcommand::Cancel) => blocking(Self::cancel).await,
+            Err(unknown) => json!({
                 "response_type": "ephemeral",
-                "text": format!("I don't know `{}`.\n\n{}", render::escape(&render::truncate(other, 40)), help_text()),
+                "text": format!("{}\n\n{}", render::escape(&unknown.to_string()), help_text()),
             }),
         }
     }
@@ -278,24 +271,12 @@ impl SlackBot {
     }
 
     fn packs(&self) -> Value {
-        let lines: Vec<String> = self
-            .app
-            .catalog
-            .list()
-            .iter()
-            .map(|(p, v)| {
-                format!(
-                    "• `{}` (v{v}): *{}*. {}",
-                    p.id,
-                    render::escape(&p.title),
-                    render::escape(&p.description)
-                )
-            })
-            .collect();
-        json!({
-            "response_type": "ephemeral",
-            "text": format!("Decision packs (start one with `/tradeoff start <pack>`):\n{}", lines.join("\n")),
-        })
+        let text = packs_text(
+            &self.app.catalog.list(),
+            |t| format!("*{t}*"),
+            render::escape,
+        );
+        json!({ "response_type": "ephemeral", "text": text })
     }
 
     fn result(&self, cmd: &CommandRequest) -> Value {
@@ -312,26 +293,20 @@ impl SlackBot {
         }
     }
 
-    /// Cancels the decision running in the channel: the caller's own if they started one,
-    /// else the most recent.
+    /// Cancels the decision running in the channel ([`App::to_cancel`] picks which).
     fn cancel(&self, cmd: &CommandRequest) -> Value {
-        let open = match self.app.store.conversations_in_channel(
+        let by = user_ref(&cmd.user, &cmd.user_name);
+        let target = self.app.to_cancel(
             Platform::Slack,
             &WorkspaceId::new(&*cmd.team),
             &ChannelId::new(&*cmd.channel),
-        ) {
-            Ok(open) => open,
-            Err(e) => return ephemeral_reply(&AppError::from(e).user_text()),
+            &by,
+        );
+        let key = match target {
+            Ok(key) => key,
+            Err(e) => return ephemeral_reply(&e.user_text()),
         };
-        let target = open
-            .iter()
-            .filter(|(_, c)| c.is_open())
-            .max_by_key(|(_, c)| (c.started_by.id.as_str() == cmd.user, c.updated_at));
-        let Some((key, _)) = target else {
-            return ephemeral_reply(&UserError::NoConversation.to_string());
-        };
-        let by = user_ref(&cmd.user, &cmd.user_name);
-        match self.step(key, Input::Command(Command::Cancel), &by, None, None) {
+        match self.step(&key, Input::Command(Command::Cancel), &by, None, None) {
             Ok(Some(u)) => {
                 ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default())
             }
@@ -657,26 +632,15 @@ fn new_thread_key() -> String {
 }
 
 pub fn help_text() -> String {
-    "*/tradeoff* helps your team choose a backend: a few questions in a thread, then a \
-     recommendation scored against a published comparison.\n\
-     • `/tradeoff start [pack]`: start a decision in this channel\n\
-     • `/tradeoff packs`: list the decision packs\n\
-     • `/tradeoff result`: show the latest result in this channel\n\
-     • `/tradeoff cancel`: stop the decision running here\n\
-     In the thread, anyone can answer with the buttons or in their own words, and say back, \
-     skip, restart or cancel.\n\
-     *Team polls*\n"
-        .to_owned()
-        + &poll_help_lines()
-}
-
-/// The help lines about polls.
-fn poll_help_lines() -> String {
+    let lines: String = help_lines("/tradeoff")
+        .iter()
+        .map(|(usage, what)| format!("• `{usage}`: {what}\n"))
+        .collect();
     format!(
-        "• `/tradeoff poll [pack] [for 2d | until 2026-12-04 17:00 | every friday 16:00] [tz Europe/Berlin] [remind 2h] [anonymous]`: \
-         ask the whole channel; everyone answers privately, and the team's summary is posted at the close\n\
-         • `/tradeoff poll close`: close this channel's poll now (its creator or an admin)\n\
-         {}",
+        "*/tradeoff* helps your team choose a backend: a few questions in a thread, then a \
+         recommendation scored against a published comparison.\n{lines}\
+         In the thread, anyone can answer with the buttons or in their own words, and say \
+         back, skip, restart or cancel. In a team poll, everyone answers privately.\n{}",
         escape(EXAMPLES)
     )
 }
