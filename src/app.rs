@@ -133,18 +133,11 @@ fn redone_too_often() -> AppError {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub catalog: Catalog,
-    /// Serialises changes to polls: an answer, a close and a scheduled round each read the
-    /// poll and write it back, and must not overwrite one another.
-    pub(crate) polls: std::sync::Mutex<()>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, catalog: Catalog) -> Self {
-        App {
-            store,
-            catalog,
-            polls: std::sync::Mutex::new(()),
-        }
+        App { store, catalog }
     }
 
     /// The pack named by the user, or the default one.

@@ -10,7 +10,7 @@ use crate::core::poll::{Due, Poll, RoundResult};
 use crate::core::schedule::{parse_poll, PollCommand};
 use crate::core::score::Answers;
 use crate::outbox::{Clock, Outbox};
-use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey};
+use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +44,28 @@ pub trait PollPresenter: Send + Sync + 'static {
     fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox>;
 }
 
-impl App {
-    fn lock_polls(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.polls.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// How many times a poll change is redone because another change to the poll was saved
+/// between its read and its write; each redo follows someone else's save.
+const REDO_LIMIT: usize = 64;
 
+fn redone_too_often(poll: &str) -> AppError {
+    InternalError::new(
+        "poll",
+        format!("{REDO_LIMIT} other changes to poll {poll} were saved while this one was made"),
+    )
+    .into()
+}
+
+/// A change's write: `Ok(false)` when the poll changed since it was read (redo it).
+fn saved(written: Result<Vec<u64>, StoreError>) -> Result<bool, AppError> {
+    match written {
+        Ok(_) => Ok(true),
+        Err(StoreError::Stale) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl App {
     /// Handles `/tradeoff poll <args>`: opens a poll, or closes the channel's poll.
     #[expect(
         clippy::too_many_arguments,
@@ -72,32 +89,36 @@ impl App {
                 Ok(PollAction::Closed(poll, Box::new(result)))
             }
             PollCommand::Open(spec) => {
-                let _guard = self.lock_polls();
-                if self
-                    .store
-                    .open_poll_in(channel.0, &channel.1, &channel.2)?
-                    .is_some()
-                {
-                    return Err(UserError::PollAlreadyOpen.into());
-                }
                 let (pack, version) = self.pack(spec.pack.as_deref())?;
-                let poll = Poll::open(
-                    PollId::new(random_hex(8)?),
-                    random_hex(16)?,
-                    channel,
-                    by.clone(),
-                    &pack,
-                    version,
-                    spec,
-                    user_tz,
-                    now,
-                );
-                self.store.commit(Batch {
-                    poll: Some(poll.clone()),
-                    outbox: presenter.opened(&poll, &pack),
-                    ..Batch::default()
-                })?;
-                Ok(PollAction::Opened(poll))
+                for _ in 0..REDO_LIMIT {
+                    if self
+                        .store
+                        .open_poll_in(channel.0, &channel.1, &channel.2)?
+                        .is_some()
+                    {
+                        return Err(UserError::PollAlreadyOpen.into());
+                    }
+                    let poll = Poll::open(
+                        PollId::new(random_hex(8)?),
+                        random_hex(16)?,
+                        channel.clone(),
+                        by.clone(),
+                        &pack,
+                        version,
+                        spec.clone(),
+                        user_tz,
+                        now,
+                    );
+                    let written = self.store.commit(Batch {
+                        poll: Some(poll.clone()),
+                        outbox: presenter.opened(&poll, &pack),
+                        ..Batch::default()
+                    });
+                    if saved(written)? {
+                        return Ok(PollAction::Opened(poll));
+                    }
+                }
+                Err(redone_too_often("in this channel"))
             }
         }
     }
@@ -122,39 +143,44 @@ impl App {
         now: i64,
         presenter: &dyn PollPresenter,
     ) -> Result<Poll, AppError> {
-        let _guard = self.lock_polls();
-        let (mut poll, pack) = self.open_poll(id)?;
-        Answers::from_ids(&pack, answers.iter().map(|(q, c)| (q.as_str(), c.as_str())))
-            .map_err(|e| UserError::BadAnswer(e.to_string()))?;
-        let respondent = poll.respondent_key(user);
-        let first = self
-            .store
-            .poll_response(&poll.id, poll.round, &respondent)?
-            .is_none();
-        if first {
-            poll.respondents += 1;
+        for _ in 0..REDO_LIMIT {
+            let (mut poll, pack) = self.open_poll(id)?;
+            Answers::from_ids(&pack, answers.iter().map(|(q, c)| (q.as_str(), c.as_str())))
+                .map_err(|e| UserError::BadAnswer(e.to_string()))?;
+            let respondent = poll.respondent_key(user);
+            let first = self
+                .store
+                .poll_response(&poll.id, poll.round, &respondent)?
+                .is_none();
+            if first {
+                poll.respondents += 1;
+            }
+            let response = ResponseKey {
+                poll: poll.id.clone(),
+                round: poll.round,
+                respondent,
+                response: PollResponse {
+                    answers: answers.clone(),
+                    at: now,
+                    user: (!poll.spec.anonymous).then(|| user.clone()),
+                },
+            };
+            let written = self.store.commit(Batch {
+                outbox: if first {
+                    presenter.progress(&poll, &pack)
+                } else {
+                    Vec::new()
+                },
+                poll: Some(poll.clone()),
+                response: Some(response),
+                ..Batch::default()
+            });
+            if saved(written)? {
+                poll.version += 1;
+                return Ok(poll);
+            }
         }
-        let response = ResponseKey {
-            poll: poll.id.clone(),
-            round: poll.round,
-            respondent,
-            response: PollResponse {
-                answers,
-                at: now,
-                user: (!poll.spec.anonymous).then(|| user.clone()),
-            },
-        };
-        self.store.commit(Batch {
-            outbox: if first {
-                presenter.progress(&poll, &pack)
-            } else {
-                Vec::new()
-            },
-            poll: Some(poll.clone()),
-            response: Some(response),
-            ..Batch::default()
-        })?;
-        Ok(poll)
+        Err(redone_too_often(id.as_str()))
     }
 
     /// A member's current answers to the open round, to prefill a form.
@@ -180,28 +206,33 @@ impl App {
         now: i64,
         presenter: &dyn PollPresenter,
     ) -> Result<(Poll, RoundResult), AppError> {
-        let _guard = self.lock_polls();
-        let mut poll = self
-            .store
-            .open_poll_in(channel.0, &channel.1, &channel.2)?
-            .ok_or(UserError::NoPoll)?;
-        if poll.creator.id != by.id && !is_admin {
-            return Err(UserError::NotPollOwner {
-                creator: poll.creator.name.clone(),
+        for _ in 0..REDO_LIMIT {
+            let mut poll = self
+                .store
+                .open_poll_in(channel.0, &channel.1, &channel.2)?
+                .ok_or(UserError::NoPoll)?;
+            if poll.creator.id != by.id && !is_admin {
+                return Err(UserError::NotPollOwner {
+                    creator: poll.creator.name.clone(),
+                }
+                .into());
             }
-            .into());
+            if let Some(result) = self.close_round(&mut poll, now, true, presenter)? {
+                return Ok((poll, result));
+            }
         }
-        let result = self.close_round(&mut poll, now, true, presenter)?;
-        Ok((poll, result))
+        Err(redone_too_often("in this channel"))
     }
 
+    /// Closes the poll's current round (and, with `end`, the poll); `None` when the poll
+    /// changed since it was read, and nothing was saved.
     fn close_round(
         &self,
         poll: &mut Poll,
         now: i64,
         end: bool,
         presenter: &dyn PollPresenter,
-    ) -> Result<RoundResult, AppError> {
+    ) -> Result<Option<RoundResult>, AppError> {
         let pack = self.catalog.get(&poll.pack, poll.pack_version)?;
         let mut sets = Vec::new();
         let mut names = Vec::new();
@@ -224,12 +255,16 @@ impl App {
         if end {
             poll.end(now);
         }
-        self.store.commit(Batch {
+        let written = self.store.commit(Batch {
             outbox: presenter.summary(poll, &pack, &result),
             poll: Some(poll.clone()),
             ..Batch::default()
-        })?;
-        Ok(result)
+        });
+        if !saved(written)? {
+            return Ok(None);
+        }
+        poll.version += 1;
+        Ok(Some(result))
     }
 
     /// Closes every round and sends every reminder that is due at `now`. Returns how many
@@ -251,21 +286,9 @@ impl App {
             let Some(presenter) = presenter_for(poll.platform) else {
                 continue;
             };
-            let _guard = self.lock_polls();
-            // Read again under the lock: an answer or a close may have changed it meanwhile.
-            let mut poll = match self.store.poll(&poll.id) {
-                Ok(Some(p)) if p.state == crate::core::poll::PollState::Open => p,
-                _ => continue,
-            };
-            let outcome = match poll.due(now) {
-                Some(Due::Close) => self
-                    .close_round(&mut poll, now, false, presenter.as_ref())
-                    .map(|_| ()),
-                Some(Due::Remind) => self.remind(&mut poll, presenter.as_ref()),
-                None => continue,
-            };
-            match outcome {
-                Ok(()) => done += 1,
+            match self.run_due(&poll.id, now, presenter.as_ref()) {
+                Ok(true) => done += 1,
+                Ok(false) => {}
                 Err(e) => {
                     tracing::error!(poll = %poll.id, "scheduled poll action failed: {}", e.user_text())
                 }
@@ -281,7 +304,35 @@ impl App {
         (done, next)
     }
 
-    fn remind(&self, poll: &mut Poll, presenter: &dyn PollPresenter) -> Result<(), AppError> {
+    /// Takes the action due on one poll at `now`, if any (whether it took one), reading
+    /// it again each time another change to it was saved first.
+    fn run_due(
+        &self,
+        id: &PollId,
+        now: i64,
+        presenter: &dyn PollPresenter,
+    ) -> Result<bool, AppError> {
+        for _ in 0..REDO_LIMIT {
+            let mut poll = match self.store.poll(id)? {
+                Some(p) if p.state == crate::core::poll::PollState::Open => p,
+                _ => return Ok(false),
+            };
+            let done = match poll.due(now) {
+                Some(Due::Close) => self
+                    .close_round(&mut poll, now, false, presenter)?
+                    .is_some(),
+                Some(Due::Remind) => self.remind(&mut poll, presenter)?,
+                None => return Ok(false),
+            };
+            if done {
+                return Ok(true);
+            }
+        }
+        Err(redone_too_often(id.as_str()))
+    }
+
+    /// Sends the round's one reminder; false when the poll changed since it was read.
+    fn remind(&self, poll: &mut Poll, presenter: &dyn PollPresenter) -> Result<bool, AppError> {
         let answered: Vec<String> = self
             .store
             .poll_responses(&poll.id, poll.round)?
@@ -289,12 +340,11 @@ impl App {
             .map(|(k, _)| k)
             .collect();
         poll.reminded = true;
-        self.store.commit(Batch {
+        saved(self.store.commit(Batch {
             outbox: presenter.reminder(poll, &answered),
             poll: Some(poll.clone()),
             ..Batch::default()
-        })?;
-        Ok(())
+        }))
     }
 }
 

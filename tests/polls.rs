@@ -625,3 +625,72 @@ fn answers_racing_the_close_never_reopen_the_poll() {
         );
     }
 }
+
+/// Two members answer at the same moment, with changes on two threads that both read the
+/// poll before either saves: both answers count, and the participation count says two.
+#[test]
+fn members_answering_at_once_are_both_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, stall) = common::stalling_app_in(dir.path(), &common::root());
+    let app = Arc::new(app);
+    let poll = open(&app, channel("T1", "C1"), "", 1_000);
+    stall.meet(2);
+    let answering: Vec<_> = ["U2", "U3"]
+        .into_iter()
+        .map(|member| {
+            let (app, id) = (app.clone(), poll.id.clone());
+            std::thread::spawn(move || {
+                app.answer_poll(
+                    &id,
+                    &user(member),
+                    answers(&[("workload", "realtime")]),
+                    1_010,
+                    &Recorder,
+                )
+                .map(|_| ())
+                .map_err(|e| e.user_text())
+            })
+        })
+        .collect();
+    for t in answering {
+        t.join().unwrap().unwrap();
+    }
+    let stored = app.store.poll(&poll.id).unwrap().unwrap();
+    assert_eq!(
+        stored.respondents, 2,
+        "neither answer overwrote the other's count"
+    );
+    assert_eq!(app.store.poll_responses(&poll.id, 1).unwrap().len(), 2);
+    let counts: Vec<_> = queued(&app, "progress")
+        .iter()
+        .map(|o| o["body"].clone())
+        .collect();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_ne!(counts[0], counts[1], "each says its own count: {counts:?}");
+}
+
+/// A channel has one open poll: a second one, made from a read that found none (two opens
+/// racing), is refused until the first closes.
+#[test]
+fn a_second_poll_made_from_a_stale_read_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app_in(dir.path(), &common::root());
+    let ch = channel("T1", "C1");
+    let first = open(&app, ch.clone(), "", 1_000);
+    let racing = Poll {
+        id: tradeoff::core::ids::PollId::new("0000000000000002"),
+        version: 0,
+        ..first.clone()
+    };
+    let again = || {
+        app.store.commit(tradeoff::store::Batch {
+            poll: Some(racing.clone()),
+            ..Default::default()
+        })
+    };
+    assert!(matches!(again(), Err(tradeoff::store::StoreError::Stale)));
+    assert!(app.store.poll(&racing.id).unwrap().is_none());
+    app.close_poll(ch, &user("U0"), false, 2_000, &Recorder)
+        .unwrap();
+    again().expect("the channel's poll has closed");
+}

@@ -65,6 +65,10 @@ pub struct Poll {
     /// How many members answered this round.
     pub respondents: u32,
     pub previous: Option<RoundSummary>,
+    /// The record's version in the store: how many times it has been saved (0 for one not
+    /// saved yet). A change is saved only if the version it read is still current.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What a poll needs next.
@@ -127,6 +131,7 @@ impl Poll {
             salt,
             respondents: 0,
             previous: None,
+            version: 0,
         };
         poll.schedule(now);
         poll

@@ -7,7 +7,7 @@
 //! second process off the same directory with a clear error.
 
 use super::upgrade;
-use super::writer::{self, Durability, Flush, Op, Writer};
+use super::writer::{self, Durability, Flush, Op, Refusal, Writer};
 use super::{
     Batch, OutboxEntry, PackSource, PollResponse, ResultRecord, Store, StoreError, StoreResult,
 };
@@ -149,8 +149,26 @@ impl SledStore {
     /// The ops of a batch, with its outbox entries numbered from `next`.
     fn batch_ops(batch: Batch, next: &mut u64) -> (Vec<Op>, Vec<u64>) {
         let mut ops = Vec::with_capacity(4 + batch.outbox.len());
-        if let Some(p) = &batch.poll {
-            ops.push(Op::put(POLLS, p.id.as_str().as_bytes(), encode(p)));
+        if let Some(read) = batch.poll {
+            // The channel's open poll is marked apart: of two polls opened in one channel
+            // at once, the second finds the mark and is refused as stale.
+            let mark = open_poll_mark(read.platform, &read.workspace, &read.channel);
+            if read.state != PollState::Open {
+                ops.push(Op::remove(REFS, mark));
+            } else if read.version == 0 {
+                ops.push(Op::put_first(REFS, mark, read.id.as_str(), Refusal::Stale));
+            }
+            let expect = read.version;
+            let next = Poll {
+                version: expect + 1,
+                ..read
+            };
+            ops.push(Op::put_versioned(
+                POLLS,
+                next.id.as_str().as_bytes(),
+                encode(&next),
+                expect,
+            ));
         }
         if let Some(r) = &batch.response {
             ops.push(Op::put(
@@ -173,7 +191,12 @@ impl SledStore {
             ));
         }
         if let Some((key, at)) = &batch.delivery {
-            ops.push(Op::put_first(SEEN, key.as_bytes(), at.to_be_bytes()));
+            ops.push(Op::put_first(
+                SEEN,
+                key.as_bytes(),
+                at.to_be_bytes(),
+                Refusal::Repeat,
+            ));
         }
         if let Some(r) = &batch.result {
             ops.push(Op::put(RESULTS, result_key(r), encode(r)));
@@ -288,6 +311,14 @@ fn response_key(poll: &PollId, round: u32, respondent: &str) -> Vec<u8> {
     let mut key = response_prefix(poll, round);
     key.extend_from_slice(respondent.as_bytes());
     key
+}
+
+/// The ref that names the open poll of a channel, while one is open.
+fn open_poll_mark(platform: Platform, workspace: &WorkspaceId, channel: &ChannelId) -> String {
+    format!(
+        "poll|open|{}",
+        ConversationKey::channel_prefix(platform, workspace, channel)
+    )
 }
 
 fn result_key(record: &ResultRecord) -> Vec<u8> {

@@ -47,12 +47,13 @@ pub(super) enum Op {
         value: Vec<u8>,
         expect: u64,
     },
-    /// Puts only when the key is absent; when it is there, nothing of the request applies
-    /// ([`Refusal::Repeat`]).
+    /// Puts only when the key is absent; when it is there, nothing of the request applies,
+    /// and `refusal` says why.
     PutFirst {
         tree: u8,
         key: Vec<u8>,
         value: Vec<u8>,
+        refusal: Refusal,
     },
 }
 
@@ -86,11 +87,17 @@ impl Op {
         }
     }
 
-    pub(super) fn put_first(tree: u8, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Op {
+    pub(super) fn put_first(
+        tree: u8,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        refusal: Refusal,
+    ) -> Op {
         Op::PutFirst {
             tree,
             key: key.into(),
             value: value.into(),
+            refusal,
         }
     }
 }
@@ -98,9 +105,10 @@ impl Op {
 /// Which condition refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
-    /// A record changed since it was read ([`Op::PutVersioned`]).
+    /// A record changed since it was read ([`Op::PutVersioned`]), or one appeared that
+    /// was absent when read.
     Stale,
-    /// The key was there already ([`Op::PutFirst`]): a delivery handled before.
+    /// A delivery's key was there already: it was handled before.
     Repeat,
 }
 
@@ -317,7 +325,9 @@ fn commit_group(
                     | Op::PutVersioned {
                         tree, key, value, ..
                     }
-                    | Op::PutFirst { tree, key, value } => {
+                    | Op::PutFirst {
+                        tree, key, value, ..
+                    } => {
                         tx[usize::from(*tree)].insert(key.as_slice(), value.as_slice())?;
                     }
                     Op::Remove { tree, key } => {
@@ -373,9 +383,11 @@ fn refusal(
                     return Ok(Some(Refusal::Stale));
                 }
             }
-            Op::PutFirst { tree, key, .. } => {
+            Op::PutFirst {
+                tree, key, refusal, ..
+            } => {
                 if tx[usize::from(*tree)].get(key.as_slice())?.is_some() {
-                    return Ok(Some(Refusal::Repeat));
+                    return Ok(Some(*refusal));
                 }
             }
             Op::Put { .. } | Op::Remove { .. } => {}

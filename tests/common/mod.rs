@@ -80,7 +80,7 @@ pub struct Stall(
     Arc<(std::sync::Mutex<Meeting>, std::sync::Condvar)>,
 );
 
-/// Conversation reads held until a number of them have been made: see [`Stall::meet`].
+/// Reads held until a number of them have been made: see [`Stall::meet`].
 #[derive(Default)]
 struct Meeting {
     /// The sizes of the meetings to come, the next first.
@@ -92,9 +92,9 @@ struct Meeting {
 }
 
 impl Stall {
-    /// Holds the next `n` conversation reads, once read, until all `n` have read (at most
-    /// 10 s): `n` steps racing on one conversation all read it before any of them can
-    /// save, as real threads racing would at worst. Called again, the next `n` reads after
+    /// Holds the next `n` reads of a conversation or a poll, once read, until all `n` have
+    /// read (at most 10 s): `n` changes racing on one record all read it before any of them
+    /// can save, as real threads racing would at worst. Called again, the next `n` reads after
     /// those meet in turn.
     pub fn meet(&self, n: usize) {
         self.1 .0.lock().unwrap().sizes.push_back(n);
@@ -199,6 +199,13 @@ mod stalling {
             read
         }
 
+        fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>> {
+            self.stall.pass();
+            let read = self.inner.poll(id);
+            self.stall.arrive();
+            read
+        }
+
         through_the_gate! {
             fn put_pack(&self, source: &PackSource) -> StoreResult<u32>;
             fn pack(&self, id: &PackId, version: u32) -> StoreResult<Option<PackSource>>;
@@ -228,7 +235,6 @@ mod stalling {
             fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
             fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
             fn outbox_dead_letters(&self) -> StoreResult<Vec<(OutboxEntry, String)>>;
-            fn poll(&self, id: &PollId) -> StoreResult<Option<Poll>>;
             fn open_polls(&self) -> StoreResult<Vec<Poll>>;
             fn open_poll_in(
                 &self,
