@@ -502,12 +502,9 @@ async fn serve(
         slack: slack.as_ref().and_then(|s| s.http.clone()),
         discord: discord.clone(),
     });
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"));
+    // In-flight requests finish; a connection slow to send its request, or idle, is closed
+    // after crate::http's timeouts, so neither holds the stop up for long.
+    crate::http::serve(listener, router, shutdown_signal()).await;
     // Every request has had its acknowledgement. Answers still being prepared for those
     // acknowledged "still working" are queued before the outboxes stop: both platforms'
     // at once, so the stop waits one limit at most.
@@ -530,7 +527,7 @@ async fn serve(
     }
     // Dropping the runtime waits for its thread; do that off the async workers.
     let _ = tokio::task::spawn_blocking(move || drop(background)).await;
-    served
+    Ok(())
 }
 
 fn check_quotes(packs_dir: Option<&Path>, source: &Path, only: Option<&str>) -> Result<(), Exit> {

@@ -1,10 +1,28 @@
 //! The HTTP app: one function builds the whole router, so tests can drive it without a
-//! socket (`router(state).oneshot(request)`) or bind it to port 0 for real traffic.
+//! socket (`router(state).oneshot(request)`) or bind it to port 0 for real traffic; and
+//! [`serve`], which serves it with every connection bounded in time.
 
 use crate::app::App;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a connection may take to deliver a request's headers, counted from when it
+/// opens or from the end of the previous response. hyper's header timer also runs while a
+/// kept-alive connection waits for its next request, so this is the idle timeout as well:
+/// a connection that sends half a header, or nothing at all, is closed after it.
+///
+/// Slack and Discord send a request's headers in one go and give up on an answer after
+/// 3 s, so a client still sending headers after 10 s is not one of them. It is not
+/// shorter because a proxy that keeps connections to us reuses one just as we close it
+/// now and then (its request then fails); the longer connections may stay idle, the
+/// rarer that is.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -27,6 +45,44 @@ pub fn router(state: HttpState) -> Router {
         router = router.merge(crate::discord::http::routes(bot));
     }
     router
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets
+/// each connection finish the request it is answering (idle ones close at once), and
+/// returns when every connection has closed.
+///
+/// HTTP/1.1 only: Slack and Discord (and the proxies in front of us) speak it, and hyper's
+/// header timeout, which bounds both slow and idle connections, exists for HTTP/1 alone.
+/// A connection opening with HTTP/2's preface is closed.
+pub async fn serve(
+    mut listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // axum's accept waits out errors such as running out of file descriptors.
+        let (stream, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that went away, sent no valid request, or ran out of time: its
+            // connection is closed, and there is no one to tell.
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "connection closed: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracing::debug!("waiting for {} connection(s) to finish", graceful.count());
+    graceful.shutdown().await;
 }
 
 async fn healthz(
