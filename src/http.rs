@@ -11,6 +11,7 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// How long a connection may take to deliver a request's headers, counted from when it
 /// opens or from the end of the previous response. hyper's header timer also runs while a
@@ -37,14 +38,27 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz));
     if let Some(slack) = state.slack.clone() {
-        router = router.merge(crate::slack::http::routes(slack));
+        router = router.merge(bounded(
+            crate::slack::http::routes(slack),
+            crate::slack::http::MAX_BODY,
+        ));
     }
     let discord = state.discord.clone();
     let mut router = router.with_state(state);
     if let Some(bot) = discord {
-        router = router.merge(crate::discord::http::routes(bot));
+        router = router.merge(bounded(
+            crate::discord::http::routes(bot),
+            crate::discord::http::MAX_BODY,
+        ));
     }
     router
+}
+
+/// `routes` with their bodies bounded: a request whose `Content-Length` declares more than
+/// `limit` bytes is answered 413 before any of its body is read, and a body without a
+/// length is cut off at `limit` (413 too).
+fn bounded<S: Clone + Send + Sync + 'static>(routes: Router<S>, limit: usize) -> Router<S> {
+    routes.layer(RequestBodyLimitLayer::new(limit))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets

@@ -1,6 +1,7 @@
 //! The edges of the real `tradeoff serve`, over loopback: a connection that trickles its
-//! header, or sits idle, is closed within a bound, and a stop lets a request in flight
-//! finish while it closes idle connections at once.
+//! header, or sits idle, is closed within a bound; a body too large by its declared length
+//! is refused before it is read; and a stop lets a request in flight finish while it
+//! closes idle connections at once.
 
 mod common;
 mod discord_support;
@@ -58,6 +59,10 @@ impl Serve {
             _discord: discord,
             _dir: dir,
         }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 
     async fn connect(&self) -> TcpStream {
@@ -282,6 +287,71 @@ async fn a_kept_alive_connection_left_idle_is_closed_after_the_idle_timeout() {
         closed_after >= HEADER_READ_TIMEOUT - Duration::from_secs(1),
         "closed after {closed_after:?} idle, before the idle timeout"
     );
+}
+
+const ENDPOINTS: [&str; 4] = [
+    "/slack/commands",
+    "/slack/interactions",
+    "/slack/events",
+    "/discord/interactions",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_too_large_is_refused_before_it_is_sent() {
+    let serve = Serve::start().await;
+    for path in ENDPOINTS {
+        let mut stream = serve.connect().await;
+        stream
+            .write_all(
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: tradeoff\r\nContent-Type: application/json\r\n\
+                     Content-Length: 50000000\r\n\r\n{{"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        // The body never comes: the answer does not wait for it.
+        let answer = tokio::time::timeout(MARGIN, read_answer(&mut stream))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer within {MARGIN:?}"));
+        assert_eq!(answer.status, 413, "{path}: {answer:?}");
+    }
+
+    // Without a declared length, the body is cut off at the limit: 413 too.
+    for (path, limit) in [
+        ("/slack/events", tradeoff::slack::http::MAX_BODY),
+        ("/discord/interactions", tradeoff::discord::http::MAX_BODY),
+    ] {
+        let mut stream = serve.connect().await;
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: tradeoff\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            limit + 1
+        )
+        .into_bytes();
+        request.extend(std::iter::repeat_n(b' ', limit + 1));
+        request.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (mut read, mut write) = stream.split();
+        let (answer, _) = tokio::join!(
+            tokio::time::timeout(MARGIN, read_answer(&mut read)),
+            // The server may stop reading once it has refused.
+            async { write.write_all(&request).await.ok() }
+        );
+        let answer = answer.unwrap_or_else(|_| panic!("{path}: no answer"));
+        assert_eq!(answer.status, 413, "{path}: {answer:?}");
+    }
+
+    // A body within the limit goes through to the endpoint, which checks its signature.
+    let http = reqwest::Client::new();
+    for path in ENDPOINTS {
+        let r = http
+            .post(serve.url(path))
+            .body(vec![b'x'; 1000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

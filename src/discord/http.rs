@@ -1,6 +1,7 @@
 //! `POST /discord/interactions`: Discord's HTTP way in. The body is read whole (at most
-//! 1 MiB, else 413), its signature and age checked (401), parsed (400), and handed to the
-//! same handler the gateway uses; its answer is the HTTP response.
+//! 1 MiB, else 413: at once when its `Content-Length` says more, as
+//! [`crate::http::router`] serves it), its signature and age checked (401), parsed (400),
+//! and handed to the same handler the gateway uses; its answer is the HTTP response.
 
 use super::handler::{DiscordBot, Response};
 use axum::body::Bytes;
@@ -12,7 +13,8 @@ use axum::{Json, Router};
 use serenity::model::application::Interaction;
 use std::sync::Arc;
 
-/// Larger bodies are refused with 413 before anything reads them.
+/// Larger bodies are refused with 413; one whose `Content-Length` says so, before any of it
+/// is read.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// The Discord routes, present when a public key is configured.

@@ -2,6 +2,8 @@
 //! `/slack/events`. Each checks the request's signature against the raw body first (401
 //! when it fails, and nothing is processed), caps the body at 1 MiB (413), answers
 //! malformed payloads with 400, and otherwise hands the parsed payload to the [`SlackBot`].
+//! [`crate::http::router`] serves these routes with their bodies bounded: a larger declared
+//! length is refused before the body is read.
 
 use super::bot::SlackBot;
 use super::config::Secret;
@@ -17,7 +19,8 @@ use axum::{Json, Router};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 
-/// Slack's payloads are small; anything bigger is refused before it is read.
+/// Slack's payloads are small; anything bigger is refused (413), before it is read when its
+/// `Content-Length` says so.
 pub const MAX_BODY: usize = 1024 * 1024;
 
 /// What the endpoints share.
