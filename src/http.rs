@@ -1,8 +1,13 @@
 //! The HTTP app: one function builds the whole router, so tests can drive it without a
 //! socket (`router(state).oneshot(request)`) or bind it to port 0 for real traffic; and
-//! [`serve`], which serves it with every connection bounded in time.
+//! [`serve`], which serves it with every connection and every body bounded in time.
 
 use crate::app::App;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,6 +29,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 /// now and then (its request then fails); the longer connections may stay idle, the
 /// rarer that is.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the rest of a request may take to arrive once its headers are in: a body
+/// slower than that is answered 408 and its connection closed. The platforms' bodies are
+/// a few kilobytes, sent at once, and their answer is due within 3 s.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -55,10 +65,43 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// `routes` with their bodies bounded: a request whose `Content-Length` declares more than
-/// `limit` bytes is answered 413 before any of its body is read, and a body without a
-/// length is cut off at `limit` (413 too).
+/// `limit` bytes is answered 413 before any of its body is read; a body without a length
+/// is cut off at `limit` (413 too); and a body must be in whole within
+/// [`BODY_READ_TIMEOUT`] (else 408).
 fn bounded<S: Clone + Send + Sync + 'static>(routes: Router<S>, limit: usize) -> Router<S> {
-    routes.layer(RequestBodyLimitLayer::new(limit))
+    routes
+        .layer(axum::middleware::from_fn(read_body))
+        .layer(RequestBodyLimitLayer::new(limit))
+}
+
+/// Reads the whole body before the handler runs, so that the time it takes to arrive is
+/// bounded as a whole: the gap between two of its bytes is not what matters.
+async fn read_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    // Axum's extractor answers a body over the limit with 413 and a broken one with 400.
+    let read = Bytes::from_request(Request::new(body), &());
+    match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(rejection)) => {
+            tracing::warn!(path = %parts.uri.path(), "request body refused: {rejection}");
+            rejection.into_response()
+        }
+        Err(_) => {
+            tracing::warn!(
+                path = %parts.uri.path(),
+                "request body not in within {BODY_READ_TIMEOUT:?}: answered 408"
+            );
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                "the request body did not arrive in time",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets

@@ -1,7 +1,7 @@
 //! The edges of the real `tradeoff serve`, over loopback: a connection that trickles its
 //! header, or sits idle, is closed within a bound; a body too large by its declared length
-//! is refused before it is read; and a stop lets a request in flight finish while it
-//! closes idle connections at once.
+//! is refused before it is read, and a slow one gets 408; and a stop lets a request in
+//! flight finish while it closes idle connections at once.
 
 mod common;
 mod discord_support;
@@ -13,7 +13,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tradeoff::http::HEADER_READ_TIMEOUT;
+use tradeoff::http::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
 
 /// Added to every bound: the test machine may be busy. These tests check what happens (a
 /// close, a refusal), not how fast.
@@ -352,6 +352,53 @@ async fn a_body_declared_too_large_is_refused_before_it_is_sent() {
             .unwrap();
         assert_eq!(r.status(), 401, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_still_arriving_after_the_body_timeout_gets_408() {
+    let serve = Serve::start().await;
+    let mut stream = serve.connect().await;
+    stream
+        .write_all(
+            b"POST /slack/events HTTP/1.1\r\nHost: tradeoff\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"type\":",
+        )
+        .await
+        .unwrap();
+    let headers_sent = Instant::now();
+    // A byte every half second keeps the body moving, but never completes it in time.
+    let reader = async {
+        let (mut read, mut write) = stream.split();
+        let trickle = async {
+            for _ in 0..80 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if write.write_all(b" ").await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            answer = read_answer(&mut read) => answer,
+            () = trickle => panic!("no answer to a body that never completes"),
+        }
+    };
+    let answer = tokio::time::timeout(BODY_READ_TIMEOUT + MARGIN, reader)
+        .await
+        .expect("no answer within the body timeout");
+    let answered_after = headers_sent.elapsed();
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert!(
+        answer
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{answer:?}"
+    );
+    assert!(
+        answered_after >= BODY_READ_TIMEOUT - Duration::from_secs(1),
+        "answered after {answered_after:?}, before the body timeout"
+    );
+    closed(&mut stream, Instant::now(), MARGIN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! when it fails, and nothing is processed), caps the body at 1 MiB (413), answers
 //! malformed payloads with 400, and otherwise hands the parsed payload to the [`SlackBot`].
 //! [`crate::http::router`] serves these routes with their bodies bounded: a larger declared
-//! length is refused before the body is read.
+//! length is refused before the body is read, and a body must arrive in time.
 
 use super::bot::SlackBot;
 use super::config::Secret;
