@@ -134,6 +134,18 @@ impl StandIn {
         self.state.calls.lock().unwrap().clone()
     }
 
+    /// How many calls were received so far.
+    pub fn call_count(&self) -> usize {
+        self.state.calls.lock().unwrap().len()
+    }
+
+    /// The calls received from the `from`th on (none if there are fewer): for a test that
+    /// follows the calls as they come without copying them all each time.
+    pub fn calls_from(&self, from: usize) -> Vec<Call> {
+        let calls = self.state.calls.lock().unwrap();
+        calls.get(from..).unwrap_or_default().to_vec()
+    }
+
     /// Calls that Slack accepted (2xx with ok:true).
     pub fn accepted(&self) -> Vec<Call> {
         self.calls()
