@@ -893,3 +893,23 @@ async fn racing_replies_to_one_question_take_one_and_tell_the_other() {
     })
     .await;
 }
+
+/// A click on a message of a decision the store does not know (a message older than the
+/// data directory, or made up) is told to the clicker in the channel, since there is no
+/// thread the bot knows to answer in; nothing is set aside as undeliverable.
+#[tokio::test]
+async fn a_click_for_an_unknown_decision_is_told_in_the_channel() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    assert_eq!(h.interact(&fixture("block_actions.json")).await, 200);
+    h.deliver().await;
+    let told = stand_in.calls_of("chat.postEphemeral");
+    assert_eq!(told.len(), 1, "{:?}", stand_in.calls());
+    assert!(told[0].body.get("thread_ts").is_none(), "{}", told[0].body);
+    assert!(told[0].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("no decision running"));
+    assert!(h.app.store.outbox_dead_letters().unwrap().is_empty());
+}

@@ -196,10 +196,16 @@ async fn oversized_bodies_get_413_and_malformed_ones_400() {
         .as_object_mut()
         .unwrap()
         .remove("channel_id");
+    let mut long_user = click.clone();
+    long_user["user"]["id"] = serde_json::json!("U".repeat(100_000));
+    let mut odd_channel = click.clone();
+    odd_channel["channel"]["id"] = serde_json::json!("C1/../x");
     for (what, payload) in [
         ("no user", no_user),
         ("a null user", null_user),
         ("no channel", no_channel),
+        ("a 100,000-character user id", long_user),
+        ("a channel id that is not an id", odd_channel),
     ] {
         let body = form_urlencoded::Serializer::new(String::new())
             .append_pair("payload", &payload.to_string())
@@ -208,6 +214,26 @@ async fn oversized_bodies_get_413_and_malformed_ones_400() {
             .post_signed("/slack/interactions", FORM, body.into_bytes(), &[])
             .await;
         assert_eq!(r.status(), 400, "a click with {what}");
+    }
+    // A command from an id that is not one: 400, before anything is posted or looked up.
+    let long = "U".repeat(100_000);
+    for (field, value) in [
+        ("user_id", long.as_str()),
+        ("team_id", "t1"),
+        ("channel_id", "C 1"),
+    ] {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("team_id", "T1"), ("channel_id", "C1"), ("user_id", "U1")] {
+            form.append_pair(k, if k == field { value } else { v });
+        }
+        let body = form
+            .append_pair("command", "/tradeoff")
+            .append_pair("text", "poll")
+            .finish();
+        let r = h
+            .post_signed("/slack/commands", FORM, body.into_bytes(), &[])
+            .await;
+        assert_eq!(r.status(), 400, "a command whose {field} is {:.20}", value);
     }
     assert!(stand_in.calls().is_empty());
 }

@@ -496,11 +496,19 @@ impl SlackBot {
     }
 
     /// Tells one person something in the conversation's thread, only them.
+    /// A thread the store has no parent for (a click on a message of a decision it does
+    /// not know) has nowhere to answer in: then the person is told in the channel.
     fn tell(&self, place: &Place, user: &str, text: &str) -> Result<(), AppError> {
+        let parent = place.parent_ref();
+        let thread = self
+            .app
+            .store
+            .get_ref(&parent)?
+            .map(|_| ref_placeholder(&parent));
         let op = api::ephemeral(
             &place.channel,
             user,
-            Some(&ref_placeholder(&place.parent_ref())),
+            thread.as_deref(),
             &render::notice(text),
         );
         self.outbox.enqueue(vec![place.entry(op, None)])?;

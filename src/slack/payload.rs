@@ -59,6 +59,13 @@ pub fn parse_command(body: &[u8]) -> Result<CommandRequest, PayloadError> {
         required(user, "user_id")?,
         required(command, "command")?,
     );
+    for (name, value) in [
+        ("team_id", &team),
+        ("channel_id", &channel),
+        ("user_id", &user),
+    ] {
+        slack_id(name, value).map_err(PayloadError::Command)?;
+    }
     if !command.starts_with('/') {
         return Err(PayloadError::Command(format!(
             "command {command:?} does not start with /"
@@ -166,6 +173,13 @@ pub fn actions(event: &SlackInteractionEvent) -> Result<Vec<ActionRequest>, Payl
         SlackInteractionActionContainer::Message(m) => m.message_ts.to_string(),
         _ => String::new(),
     };
+    for (name, value) in [
+        ("team", ev.team.id.0.as_str()),
+        ("channel", channel.as_str()),
+        ("user", user.id.0.as_str()),
+    ] {
+        slack_id(name, value).map_err(PayloadError::Interaction)?;
+    }
     let user_name = user
         .username
         .clone()
@@ -199,6 +213,27 @@ pub fn actions(event: &SlackInteractionEvent) -> Result<Vec<ActionRequest>, Payl
             message_ts: message_ts.clone(),
         })
         .collect())
+}
+
+/// The longest id (of a team, channel or user) taken from Slack. Slack's ids are a dozen
+/// characters or so; the bound only keeps an absurd one from reaching the store and the
+/// Web API's URLs.
+const MAX_ID: usize = 64;
+
+/// Checks an id from Slack: 1 to [`MAX_ID`] upper-case letters and digits, as Slack makes
+/// them. What is wrong, otherwise.
+fn slack_id(name: &str, id: &str) -> Result<(), String> {
+    let fits = (1..=MAX_ID).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a Slack id (1 to {MAX_ID} upper-case letters and digits)"
+        ))
+    }
 }
 
 /// A reply in a thread, from a person.
