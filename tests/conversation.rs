@@ -292,3 +292,35 @@ fn the_three_option_fixture_pack_converses_with_no_code_change() {
     text(&mut c, &pack, "nobody");
     assert_eq!(c.outcome(&pack).recommendation.as_deref(), Some("sqs"));
 }
+
+/// A command button acts on the question it was shown with, and only while that question
+/// is current: a second press of Skip (a double click, an old message) is stale, and so
+/// is any press once the conversation has ended.
+#[test]
+fn a_command_button_acts_only_on_its_own_question() {
+    let pack = common::shipped();
+    let mut c = Conversation::start(&pack, 1, ada(), 0);
+    let skip = |question: &str| Input::Pressed {
+        question: question.into(),
+        command: Command::Skip,
+    };
+    let t = c.step(&pack, skip("workload"), &ada(), 1);
+    assert_eq!(t.event, Event::Skipped { question: 0 });
+    let t = c.step(&pack, skip("workload"), &bob(), 2);
+    assert_eq!(t.event, Event::Stale { question: Some(0) });
+    assert_eq!(current(&c, &pack), "concurrency", "one question skipped");
+    let t = c.step(&pack, skip("no-such-question"), &ada(), 3);
+    assert_eq!(t.event, Event::Stale { question: None });
+    let cancel = Input::Pressed {
+        question: "concurrency".into(),
+        command: Command::Cancel,
+    };
+    assert_eq!(c.step(&pack, cancel, &ada(), 4).event, Event::Cancelled);
+    let restart = Input::Pressed {
+        question: "concurrency".into(),
+        command: Command::Restart,
+    };
+    let t = c.step(&pack, restart, &ada(), 5);
+    assert_eq!(t.event, Event::Stale { question: Some(1) });
+    assert_eq!(c.state, State::Cancelled);
+}

@@ -61,8 +61,11 @@ pub enum Input {
     Choice { question: String, choice: String },
     /// A written reply.
     Text(String),
-    /// A command button.
+    /// A command said without a question (typed, or `/tradeoff cancel`).
     Command(Command),
+    /// A command button, shown with a question: it acts on that question only, never on a
+    /// later one (a double click on Skip must not skip two questions).
+    Pressed { question: String, command: Command },
 }
 
 /// What the input did.
@@ -219,8 +222,14 @@ impl Conversation {
     }
 
     fn apply(&mut self, pack: &Pack, input: Input, by: &UserRef, now: i64) -> Event {
+        if let Input::Pressed { question, .. } = &input {
+            let shown = pack.question_index(question);
+            if shown.is_none() || shown.map(State::Asking) != Some(self.state) {
+                return Event::Stale { question: shown };
+            }
+        }
         let command = match &input {
-            Input::Command(c) => Some(*c),
+            Input::Command(c) | Input::Pressed { command: c, .. } => Some(*c),
             Input::Text(t) => Command::parse(t),
             Input::Choice { .. } => None,
         };
@@ -282,7 +291,7 @@ impl Conversation {
                     candidates: Vec::new(),
                 },
             },
-            (None, Input::Command(_)) => Event::Help,
+            (None, Input::Command(_) | Input::Pressed { .. }) => Event::Help,
         }
     }
 

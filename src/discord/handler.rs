@@ -16,7 +16,7 @@ use super::render::{
 use super::rest::{op, thread_ref, Rest};
 use super::verify::RequestVerifier;
 use crate::app::{App, AppError, InternalError, Update, UserError};
-use crate::core::conversation::{Event, Input, Next, State};
+use crate::core::conversation::{Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::{answered_line, event_text, packs_text, prompt};
 use crate::core::subcommand::{help_lines, Subcommand};
@@ -442,16 +442,10 @@ impl DiscordBot {
             ComponentAction::Choice(_) | ComponentAction::Select(_) => {
                 picked_choice(question, id.action, &c.data.kind)
             }
-            ComponentAction::Command(command) => {
-                // A command button acts on its own question only, never on a later one.
-                match stored.state {
-                    State::Asking(current) if current != id.question => {
-                        let text = event_text(&pack, &Event::Stale { question: None });
-                        return Ok(Response::private(text.unwrap_or_default()));
-                    }
-                    _ => Some(Input::Command(command)),
-                }
-            }
+            ComponentAction::Command(command) => Some(Input::Pressed {
+                question: question.id.to_string(),
+                command,
+            }),
         };
         let Some(input) = input else {
             return Ok(stale());

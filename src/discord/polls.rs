@@ -537,7 +537,10 @@ impl DiscordBot {
             )));
         };
         let input = match component.action {
-            ComponentAction::Command(command) => Some(Input::Command(command)),
+            ComponentAction::Command(command) => Some(Input::Pressed {
+                question: question.id.to_string(),
+                command,
+            }),
             action => super::handler::picked_choice(question, action, &c.data.kind),
         };
         let stale = event_text(&form_pack, &Event::Stale { question: None });
@@ -549,15 +552,6 @@ impl DiscordBot {
                 &stale.into_iter().collect::<Vec<_>>(),
             )));
         };
-        // A command button acts on its own question only: an old form's Back is stale.
-        if matches!(input, Input::Command(_)) && stored.next() != Next::Ask(component.question) {
-            return Ok(Response::Update(self.form_message(
-                &poll,
-                &form_pack,
-                &stored,
-                &stale.into_iter().collect::<Vec<_>>(),
-            )));
-        }
         let now = self.now();
         let mut preview = stored.clone();
         let finishing = preview.step(&form_pack, input.clone(), &who, now).next == Next::Finished;

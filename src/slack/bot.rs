@@ -306,7 +306,7 @@ impl SlackBot {
             Ok(key) => key,
             Err(e) => return ephemeral_reply(&e.user_text()),
         };
-        match self.step(&key, Input::Command(Command::Cancel), &by, None, None) {
+        match self.step(&key, Input::Command(Command::Cancel), &by, None) {
             Ok(Some(u)) => {
                 ephemeral_reply(&event_text(&u.pack, &u.transition.event).unwrap_or_default())
             }
@@ -383,16 +383,7 @@ impl SlackBot {
         );
         let place = Place::new(a.team.clone(), a.channel.clone(), click.thread);
         let by = user_ref(&a.user, &a.user_name);
-        // A command button acts on the question it was shown with, never a later one: a
-        // double click on Skip must not skip two questions.
-        let only_on = matches!(click.input, Input::Command(_)).then_some(click.question);
-        let stepped = self.step(
-            &place.key(),
-            click.input,
-            &by,
-            only_on.as_deref(),
-            Some(&delivery),
-        );
+        let stepped = self.step(&place.key(), click.input, &by, Some(&delivery));
         match stepped {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => {
@@ -439,7 +430,7 @@ impl SlackBot {
         let place = Place::new(r.team.clone(), r.channel.clone(), thread);
         let by = user_ref(&r.user, "");
         let input = Input::Text(r.text.clone());
-        match self.step(&place.key(), input, &by, None, Some(delivery)) {
+        match self.step(&place.key(), input, &by, Some(delivery)) {
             Ok(_) => Ok(()),
             Err(AppError::User(e)) => self.tell(&place, &r.user, &e.to_string()),
             Err(e) => Err(e),
@@ -447,33 +438,15 @@ impl SlackBot {
     }
 
     /// One input on one conversation, with everything the bot says about it queued in the
-    /// same write. With `only_on`, nothing happens (`None`) unless that question is current.
-    /// With a `delivery` key, the step is saved only the first time the key is seen
-    /// (`None` for a repeat).
+    /// same write. With a `delivery` key, the step is saved only the first time the key is
+    /// seen (`None` for a repeat).
     fn step(
         &self,
         key: &ConversationKey,
         input: Input,
         by: &UserRef,
-        only_on: Option<&str>,
         delivery: Option<&str>,
     ) -> Result<Option<Update>, AppError> {
-        if let Some(wanted) = only_on {
-            let current =
-                self.app
-                    .open_conversation(key)?
-                    .and_then(|(pack, _, c)| match c.next() {
-                        Next::Ask(q) => Some(pack.questions[q].id.to_string()),
-                        _ => None,
-                    });
-            if current.as_deref() != Some(wanted) {
-                tracing::info!(
-                    question = wanted,
-                    "command button of a past question ignored"
-                );
-                return Ok(None);
-            }
-        }
         let place = Place::from_key(key);
         let clicked = match &input {
             Input::Choice { question, choice } => Some((question.clone(), choice.clone())),

@@ -153,7 +153,10 @@ pub fn parse_action(block_id: &str, action_id: &str, value: &str) -> Option<Clic
             question: question.clone(),
             choice: choice.to_owned(),
         },
-        Some(("cmd", name)) => Input::Command(Command::parse(name)?),
+        Some(("cmd", name)) => Input::Pressed {
+            question: question.clone(),
+            command: Command::parse(name)?,
+        },
         None if action_id == action_ids::SELECT && !value.is_empty() => Input::Choice {
             question: question.clone(),
             choice: value.to_owned(),
