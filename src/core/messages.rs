@@ -3,6 +3,7 @@
 
 use super::conversation::{Conversation, Event};
 use super::pack::Pack;
+use super::poll::Poll;
 
 /// A question ready to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,4 +158,55 @@ pub fn packs_text(
         "Decision packs (start one with `/tradeoff start <pack>`):\n{}",
         lines.join("\n")
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Team polls
+// ---------------------------------------------------------------------------------------
+
+/// The answer to a press on a poll's button when the poll is not open in that channel.
+pub const POLL_NOT_HERE: &str = "This button belongs to a poll that is not open here.";
+
+/// What a member is told before answering: who sees what.
+pub fn poll_privacy(poll: &Poll) -> String {
+    format!(
+        "Your answers are private: the channel sees only how many have answered. {}",
+        if poll.spec.anonymous {
+            "This poll is anonymous: your answers are not stored with your name."
+        } else {
+            "The summary shows the team's answers together, not yours alone."
+        }
+    )
+}
+
+/// A closed round's line on the poll message; `people` is how many answered, in words.
+pub fn poll_closed_line(people: &str) -> String {
+    format!("Closed · {people}. The team's summary is posted below.")
+}
+
+/// The poll message's footer: who opened it (`creator`, as the platform names them), the
+/// round of a recurring poll, and whether it is anonymous.
+pub fn poll_footer(poll: &Poll, creator: &str) -> String {
+    let mut parts = vec![format!("Opened by {creator}")];
+    if poll.is_recurring() {
+        parts.push(format!("round {}", poll.round));
+    }
+    if poll.spec.anonymous {
+        parts.push("anonymous: answers are not linked to names".into());
+    }
+    parts.join(" · ")
+}
+
+/// The opener's answer to `poll`: `status` is the poll's status line as the platform shows
+/// it, `close` how to close it there.
+pub fn poll_opened_reply(status: &str, close: &str) -> String {
+    format!(
+        "Your poll is open: {status}. Its message with the Answer button follows in this \
+         channel. Close it early with {close}."
+    )
+}
+
+/// The closer's answer to `poll close`.
+pub fn poll_closed_reply(respondents: u32) -> String {
+    format!("Poll closed with {respondents} answered. The team's summary follows in this channel.")
 }

@@ -24,7 +24,10 @@ use super::rest::op;
 use crate::app::{AppError, UserError};
 use crate::core::conversation::{Conversation, Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, PollId, ThreadKey, UserRef};
-use crate::core::messages::{answered_line, event_text, prompt};
+use crate::core::messages::{
+    answered_line, event_text, poll_closed_line, poll_closed_reply, poll_footer, poll_opened_reply,
+    poll_privacy, prompt, POLL_NOT_HERE,
+};
 use crate::core::pack::Pack;
 use crate::core::poll::{Poll, RoundResult};
 use crate::outbox::ref_placeholder;
@@ -134,14 +137,7 @@ fn embed(title: String, description: String, footer: String) -> Embed {
 }
 
 fn footer(poll: &Poll) -> String {
-    let mut parts = vec![format!("Opened by {}", one_line(&poll.creator.name))];
-    if poll.is_recurring() {
-        parts.push(format!("round {}", poll.round));
-    }
-    if poll.spec.anonymous {
-        parts.push("anonymous: answers are not linked to names".into());
-    }
-    parts.join(" · ")
+    poll_footer(poll, &one_line(&poll.creator.name))
 }
 
 /// Names in embed footers are shown as plain text; only line breaks need to go.
@@ -189,7 +185,7 @@ fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message {
         content: format!("Team poll: {}", escape_markdown(&pack.title)),
         embeds: vec![embed(
             format!("Team poll: {}{round}", pack.title),
-            format!("Closed · {people}. The team's summary is posted below."),
+            poll_closed_line(&people),
             footer(poll),
         )],
         components: Some(Vec::new()),
@@ -359,8 +355,6 @@ fn is_admin(c: &CommandInteraction) -> bool {
         .is_some_and(|p| p.intersects(Permissions::ADMINISTRATOR | Permissions::MANAGE_GUILD))
 }
 
-const NOT_HERE: &str = "This button belongs to a poll that is not open here.";
-
 /// Said after a schedule that cannot be read: where the schedule goes on Discord.
 const SCHEDULE_HINT: &str =
     "On Discord the schedule goes in the `schedule` option: `/tradeoff poll schedule: for 2d`.";
@@ -408,15 +402,11 @@ impl DiscordBot {
             other => other?,
         };
         Ok(Response::private(match action {
-            PollAction::Opened(poll) => format!(
-                "Your poll is open: {}. Its message with the Answer button follows in this \
-                 channel. Close it early with `/tradeoff poll schedule: close`.",
-                escape_markdown(&poll.status_line())
+            PollAction::Opened(poll) => poll_opened_reply(
+                &escape_markdown(&poll.status_line()),
+                "`/tradeoff poll schedule: close`",
             ),
-            PollAction::Closed(_, result) => format!(
-                "Poll closed with {} answered. The team's summary follows in this channel.",
-                result.team.respondents
-            ),
+            PollAction::Closed(_, result) => poll_closed_reply(result.team.respondents),
         }))
     }
 
@@ -464,7 +454,7 @@ impl DiscordBot {
     /// unless one is half-way.
     fn open_form(&self, c: &ComponentInteraction, id: &PollId) -> Result<Response, AppError> {
         let Some((poll, pack, member)) = self.poll_of_click(c, id)? else {
-            return Ok(Response::private(NOT_HERE));
+            return Ok(Response::private(POLL_NOT_HERE));
         };
         let (key, who) = form_key(&poll, &member);
         let answered_before = !self.app.poll_answers_of(&poll, &member)?.is_empty();
@@ -483,17 +473,7 @@ impl DiscordBot {
                     self.now(),
                     |_| Vec::new(),
                 )?;
-                (
-                    update.conversation,
-                    vec![format!(
-                        "Your answers are private: the channel sees only how many have answered. {}",
-                        if poll.spec.anonymous {
-                            "This poll is anonymous: your answers are not stored with your name."
-                        } else {
-                            "The summary shows the team's answers together, not yours alone."
-                        }
-                    )],
-                )
+                (update.conversation, vec![poll_privacy(&poll)])
             }
         };
         if answered_before {
@@ -518,7 +498,7 @@ impl DiscordBot {
         component: &ComponentId,
     ) -> Result<Response, AppError> {
         let Some((poll, _, member)) = self.poll_of_click(c, id)? else {
-            return Ok(Response::private(NOT_HERE));
+            return Ok(Response::private(POLL_NOT_HERE));
         };
         let (key, who) = form_key(&poll, &member);
         let Some(stored) = self.app.store.conversation(&key)? else {

@@ -25,6 +25,10 @@ use super::payload::CommandRequest;
 use super::render::{self, escape, limits, mention, truncate, Message};
 use crate::app::{AppError, UserError};
 use crate::core::ids::{ChannelId, Platform, PollId, UserRef};
+use crate::core::messages::{
+    poll_closed_line, poll_closed_reply, poll_footer, poll_opened_reply, poll_privacy,
+    POLL_NOT_HERE,
+};
 use crate::core::pack::Pack;
 use crate::core::poll::{human_duration, Poll, PollState, RoundResult};
 use crate::core::score::Answers;
@@ -118,14 +122,7 @@ fn context(text: String) -> SlackBlock {
 }
 
 fn footer(poll: &Poll) -> String {
-    let mut parts = vec![format!("Opened by {}", mention(poll.creator.id.as_str()))];
-    if poll.is_recurring() {
-        parts.push(format!("round {}", poll.round));
-    }
-    if poll.spec.anonymous {
-        parts.push("anonymous: answers are not linked to names".into());
-    }
-    parts.join(" · ")
+    poll_footer(poll, &mention(poll.creator.id.as_str()))
 }
 
 /// The poll message of the open round: what is asked, the participation count and the
@@ -172,8 +169,9 @@ pub fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message
         ),
         blocks: vec![
             section(format!(
-                "*Team poll: {}{round}*\nClosed · {people}. The team's summary is posted below.",
-                escape(&pack.title)
+                "*Team poll: {}{round}*\n{}",
+                escape(&pack.title),
+                escape(&poll_closed_line(&people))
             )),
             context(footer(poll)),
         ],
@@ -298,15 +296,7 @@ fn condition(pack: &Pack, q: usize) -> Option<String> {
 /// The answering modal: every question as an optional menu, prefilled with `current`
 /// (question id -> choice id).
 pub fn answer_modal(poll: &Poll, pack: &Pack, current: &BTreeMap<String, String>) -> SlackView {
-    let mut intro = format!(
-        "*{}*\nYour answers are private: the channel sees only how many have answered. {}",
-        escape(&pack.title),
-        if poll.spec.anonymous {
-            "This poll is anonymous: your answers are not stored with your name."
-        } else {
-            "The summary shows the team's answers together, not yours alone."
-        }
-    );
+    let mut intro = format!("*{}*\n{}", escape(&pack.title), escape(&poll_privacy(poll)));
     if !current.is_empty() {
         intro.push_str("\nYou have answered already: submitting again replaces your answers.");
     }
@@ -511,7 +501,6 @@ pub struct Person {
     pub name: Option<String>,
 }
 
-const NOT_HERE: &str = "This button belongs to a poll that is not open here.";
 const NO_FORM: &str =
     "Sorry, I could not open the answering form in time. Please press Answer again.";
 
@@ -587,15 +576,13 @@ impl SlackBot {
         );
         self.outbox.notify();
         match result {
-            Ok(PollAction::Opened(poll)) => ephemeral_reply(&format!(
-                "Your poll is open: {}. Its message with the Answer button follows in this \
-                 channel. Close it early with `/tradeoff poll close`.",
-                poll.status_line()
+            Ok(PollAction::Opened(poll)) => ephemeral_reply(&poll_opened_reply(
+                &poll.status_line(),
+                "`/tradeoff poll close`",
             )),
-            Ok(PollAction::Closed(_, result)) => ephemeral_reply(&format!(
-                "Poll closed with {} answered. The team's summary follows in this channel.",
-                result.team.respondents
-            )),
+            Ok(PollAction::Closed(_, result)) => {
+                ephemeral_reply(&poll_closed_reply(result.team.respondents))
+            }
             Err(AppError::User(UserError::BadSchedule(text))) => ephemeral_reply(&format!(
                 "{text}\nThe schedule follows `/tradeoff poll`, e.g. `/tradeoff poll for 2d`."
             )),
@@ -651,7 +638,7 @@ impl SlackBot {
         let found = match self.poll_here(&id, &team) {
             Ok(Some(found)) => found,
             Ok(None) => {
-                self.tell_privately(&id, &channel, &user, NOT_HERE);
+                self.tell_privately(&id, &channel, &user, POLL_NOT_HERE);
                 return Ok(());
             }
             Err(AppError::User(e)) => {
@@ -715,11 +702,11 @@ impl SlackBot {
             )))
         };
         let Some(id) = modal.private_metadata.as_deref().and_then(poll_id) else {
-            return error(NOT_HERE);
+            return error(POLL_NOT_HERE);
         };
         let (_, pack) = match self.poll_here(&id, ev.team.id.0.as_str()) {
             Ok(Some(found)) => found,
-            Ok(None) => return error(NOT_HERE),
+            Ok(None) => return error(POLL_NOT_HERE),
             Err(AppError::User(e)) => return error(&e.to_string()),
             Err(e) => return Err(e),
         };
