@@ -20,20 +20,10 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, stand_in: &StandIn) -> Serve {
-        let addr = format!("127.0.0.1:{}", common::free_port());
-        let mut child = common::serve_command(dir, &addr)
-            .env("SLACK_SIGNING_SECRET", SECRET)
-            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("SLACK_API_URL", stand_in.api_url())
-            .spawn()
-            .unwrap();
-        let logs = common::lines(child.stderr.take().unwrap());
-        tokio::task::block_in_place(|| common::wait_for(&logs, "listening"));
-        Serve {
-            child,
-            url: format!("http://{addr}"),
-            logs,
-        }
+        let (child, url, logs) = tokio::task::block_in_place(|| {
+            common::serve_slack(dir, &stand_in.api_url(), SECRET, BOT_TOKEN)
+        });
+        Serve { child, url, logs }
     }
 
     /// `/tradeoff start` from U1, signed at the system's time; returns the acknowledgement.

@@ -300,6 +300,31 @@ pub fn serve_command(dir: &Path, addr: &str) -> std::process::Command {
     cmd
 }
 
+/// `tradeoff serve` with its store in `dir` and Slack on over HTTP (signed with `secret`,
+/// posting with `token` to the Web API at `api_url`), once it listens: the process, its
+/// base URL and its log. Blocks.
+pub fn serve_slack(
+    dir: &Path,
+    api_url: &str,
+    secret: &str,
+    token: &str,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = serve_command(dir, &addr)
+        .env("SLACK_SIGNING_SECRET", secret)
+        .env("SLACK_BOT_TOKEN", token)
+        .env("SLACK_API_URL", api_url)
+        .spawn()
+        .unwrap();
+    let logs = lines(child.stderr.take().unwrap());
+    wait_for(&logs, "listening");
+    (child, format!("http://{addr}"), logs)
+}
+
 /// A port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
