@@ -61,7 +61,28 @@ pub fn router(state: HttpState) -> Router {
             crate::discord::http::MAX_BODY,
         ));
     }
-    router
+    catching_panics(router)
+}
+
+/// `router`, answering a request whose handler panicked with a 500 and logging why, where
+/// the connection would otherwise be dropped without an answer (and the platform would
+/// show its own error, and retry).
+pub fn catching_panics(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |panic: Box<dyn std::any::Any + Send + 'static>| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            let error = crate::app::InternalError::new("a request's handler panicked", why);
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("internal error {}", error.id),
+            )
+                .into_response()
+        },
+    ))
 }
 
 /// `routes` with their bodies bounded: a request whose `Content-Length` declares more than

@@ -55,3 +55,29 @@ async fn healthz_answers_on_a_real_socket_and_unknown_paths_are_404() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// A handler that panics is answered 500, with the id of the logged error, rather than
+/// with a dropped connection; and the routes around it keep answering.
+#[tokio::test]
+async fn a_panicking_handler_is_answered_500() {
+    async fn boom() -> &'static str {
+        panic!("a handler's bug")
+    }
+    let app = tradeoff::http::catching_panics(
+        axum::Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .route("/fine", axum::routing::get(|| async { "fine" })),
+    );
+    let get = |path: &str| {
+        axum::http::Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let answer = app.clone().oneshot(get("/boom")).await.unwrap();
+    assert_eq!(answer.status(), 500);
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.starts_with(b"internal error E"), "{body:?}");
+    let fine = app.oneshot(get("/fine")).await.unwrap();
+    assert_eq!(fine.status(), 200);
+}
