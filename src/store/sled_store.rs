@@ -158,17 +158,8 @@ impl SledStore {
             } else if read.version == 0 {
                 ops.push(Op::put_first(REFS, mark, read.id.as_str(), Refusal::Stale));
             }
-            let expect = read.version;
-            let next = Poll {
-                version: expect + 1,
-                ..read
-            };
-            ops.push(Op::put_versioned(
-                POLLS,
-                next.id.as_str().as_bytes(),
-                encode(&next),
-                expect,
-            ));
+            let key = read.id.as_str().as_bytes().to_vec();
+            ops.push(next_version(POLLS, key, read));
         }
         if let Some(r) = &batch.response {
             ops.push(Op::put(
@@ -178,17 +169,7 @@ impl SledStore {
             ));
         }
         if let Some((key, read)) = batch.conversation {
-            let expect = read.version;
-            let next = Conversation {
-                version: expect + 1,
-                ..read
-            };
-            ops.push(Op::put_versioned(
-                CONVERSATIONS,
-                key.storage_key(),
-                encode(&next),
-                expect,
-            ));
+            ops.push(next_version(CONVERSATIONS, key.storage_key(), read));
         }
         if let Some((key, at)) = &batch.delivery {
             ops.push(Op::put_first(
@@ -273,6 +254,32 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         self.writer.stop();
     }
+}
+
+/// A record that carries the version it was read at (see [`Op::PutVersioned`]).
+trait Versioned: Serialize {
+    fn version_mut(&mut self) -> &mut u64;
+}
+
+impl Versioned for Conversation {
+    fn version_mut(&mut self) -> &mut u64 {
+        &mut self.version
+    }
+}
+
+impl Versioned for Poll {
+    fn version_mut(&mut self) -> &mut u64 {
+        &mut self.version
+    }
+}
+
+/// Saves `read` as its next version, only if the stored record is still at the version it
+/// was read at.
+fn next_version(tree: u8, key: impl Into<Vec<u8>>, mut read: impl Versioned) -> Op {
+    let version = read.version_mut();
+    let expect = *version;
+    *version += 1;
+    Op::put_versioned(tree, key, encode(&read), expect)
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
