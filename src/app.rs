@@ -117,17 +117,27 @@ impl Update {
     }
 }
 
-/// How many times a step is redone because another step on its conversation was saved
-/// between its read and its write. Each redo follows someone else's save, so this bounds a
-/// burst of racing inputs, never a wait.
-const REDO_LIMIT: usize = 64;
+/// How many times a change is redone because another change to its record (a
+/// conversation, a poll) was saved between its read and its write. Each redo follows
+/// someone else's save, so this bounds a burst of racing inputs, never a wait.
+pub(crate) const REDO_LIMIT: usize = 64;
 
-fn redone_too_often() -> AppError {
+/// The error of a change redone [`REDO_LIMIT`] times; `record` names what it changed.
+pub(crate) fn redone_too_often(record: &str) -> AppError {
     InternalError::new(
-        "step",
-        format!("{REDO_LIMIT} other steps on the conversation were saved while this one was made"),
+        "change",
+        format!("{REDO_LIMIT} other changes to {record} were saved while this one was made"),
     )
     .into()
+}
+
+/// A change's write: `Ok(false)` when its record changed since it was read (redo it).
+pub(crate) fn saved(written: Result<Vec<u64>, StoreError>) -> Result<bool, AppError> {
+    match written {
+        Ok(_) => Ok(true),
+        Err(StoreError::Stale) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub struct App {
@@ -217,14 +227,12 @@ impl App {
                 replaces,
                 &mut effects,
             );
-            match self.store.commit(batch) {
-                Err(StoreError::Stale) => continue,
-                done => done?,
-            };
-            update.conversation.version += 1;
-            return Ok(update);
+            if saved(self.store.commit(batch))? {
+                update.conversation.version += 1;
+                return Ok(update);
+            }
         }
-        Err(redone_too_often())
+        Err(redone_too_often("the conversation"))
     }
 
     /// Starts a conversation at a key that cannot have one yet (a thread the caller has
@@ -362,7 +370,7 @@ impl App {
             }
             return Ok(Some(update));
         }
-        Err(redone_too_often())
+        Err(redone_too_often("the conversation"))
     }
 
     /// The decision `cancel` stops in a channel, when it is not said in a thread: the

@@ -3,14 +3,14 @@
 //! saved together with the messages that announce it (one atomic write), so a crash while
 //! posting a summary neither loses nor doubles it.
 
-use crate::app::{App, AppError, InternalError, UserError};
+use crate::app::{redone_too_often, saved, App, AppError, InternalError, UserError, REDO_LIMIT};
 use crate::core::ids::{ChannelId, Platform, PollId, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
 use crate::core::poll::{Due, Poll, RoundResult};
 use crate::core::schedule::{parse_poll, PollCommand};
 use crate::core::score::Answers;
 use crate::outbox::{Clock, Outbox};
-use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey, StoreError};
+use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,27 +42,6 @@ pub trait PollPresenter: Send + Sync + 'static {
     fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox>;
     /// One nudge to the members who have not answered; `answered` are respondent keys.
     fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox>;
-}
-
-/// How many times a poll change is redone because another change to the poll was saved
-/// between its read and its write; each redo follows someone else's save.
-const REDO_LIMIT: usize = 64;
-
-fn redone_too_often(poll: &str) -> AppError {
-    InternalError::new(
-        "poll",
-        format!("{REDO_LIMIT} other changes to poll {poll} were saved while this one was made"),
-    )
-    .into()
-}
-
-/// A change's write: `Ok(false)` when the poll changed since it was read (redo it).
-fn saved(written: Result<Vec<u64>, StoreError>) -> Result<bool, AppError> {
-    match written {
-        Ok(_) => Ok(true),
-        Err(StoreError::Stale) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
 }
 
 impl App {
@@ -118,7 +97,7 @@ impl App {
                         return Ok(PollAction::Opened(poll));
                     }
                 }
-                Err(redone_too_often("in this channel"))
+                Err(redone_too_often("the channel's poll"))
             }
         }
     }
@@ -180,7 +159,7 @@ impl App {
                 return Ok(poll);
             }
         }
-        Err(redone_too_often(id.as_str()))
+        Err(redone_too_often(&format!("poll {id}")))
     }
 
     /// A member's current answers to the open round, to prefill a form.
@@ -221,7 +200,7 @@ impl App {
                 return Ok((poll, result));
             }
         }
-        Err(redone_too_often("in this channel"))
+        Err(redone_too_often("the channel's poll"))
     }
 
     /// Closes the poll's current round (and, with `end`, the poll); `None` when the poll
@@ -328,7 +307,7 @@ impl App {
                 return Ok(true);
             }
         }
-        Err(redone_too_often(id.as_str()))
+        Err(redone_too_often(&format!("poll {id}")))
     }
 
     /// Sends the round's one reminder; false when the poll changed since it was read.
