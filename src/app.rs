@@ -286,20 +286,21 @@ impl App {
             })
     }
 
-    /// [`App::step_with`] for one delivery of a platform (an event id, a click): the step
-    /// is saved with the delivery's key, in the same write, and only the first time the key
-    /// is seen. `Ok(None)` for a delivery handled before. A step that fails saves nothing,
-    /// so the platform's next delivery of it is handled.
-    pub fn step_once(
+    /// [`App::step_with`] for one delivery of a platform (an event id, a click), named by
+    /// `delivery`: the step is saved with the delivery's key, in the same write, and only
+    /// the first time the key is seen. `Ok(None)` for a delivery handled before. A step
+    /// that fails saves nothing, so the platform's next delivery of it is handled. Without
+    /// a key (an input no platform delivers again), it is [`App::step_with`].
+    pub fn step_delivered(
         &self,
         key: &ConversationKey,
-        delivery: &str,
+        delivery: Option<&str>,
         input: Input,
         by: &UserRef,
         now: i64,
         effects: impl FnMut(&Update) -> Vec<NewOutbox>,
     ) -> Result<Option<Update>, AppError> {
-        self.run_step(key, Some(delivery), input, by, now, effects)
+        self.run_step(key, delivery, input, by, now, effects)
     }
 
     /// Reads the conversation, steps it, and saves the step if the conversation is still at

@@ -516,20 +516,18 @@ impl DiscordBot {
         // The message's id is saved with the step: a redelivery of it (a resumed gateway
         // session) is ignored, unless the first one failed and saved nothing.
         let delivery = format!("discord:msg:{}", m.id);
-        let stepped =
-            self.app
-                .step_once(&key, &delivery, Input::Text(text), &by, self.now(), |u| {
-                    let ops = self.after_written(
-                        &conversation,
-                        &key,
-                        u,
-                        &thread,
-                        &by,
-                        Some(&reply_to),
-                        true,
-                    );
-                    self.queue(&conversation, ops)
-                });
+        let stepped = self.app.step_delivered(
+            &key,
+            Some(&delivery),
+            Input::Text(text),
+            &by,
+            self.now(),
+            |u| {
+                let ops =
+                    self.after_written(&conversation, &key, u, &thread, &by, Some(&reply_to), true);
+                self.queue(&conversation, ops)
+            },
+        );
         match stepped {
             Ok(None) => tracing::info!(delivery, "repeated delivery ignored"),
             Ok(Some(_)) => self.outbox.notify(),

@@ -454,16 +454,12 @@ impl SlackBot {
         };
         let effects = |u: &Update| effects(&place, u, clicked.as_ref(), &by.id.0);
         let now = self.now();
-        let update = match delivery {
-            Some(delivery) => {
-                let update = self.app.step_once(key, delivery, input, by, now, effects)?;
-                if update.is_none() {
-                    tracing::info!(delivery, "repeated delivery ignored");
-                }
-                update
-            }
-            None => Some(self.app.step_with(key, input, by, now, effects)?),
-        };
+        let update = self
+            .app
+            .step_delivered(key, delivery, input, by, now, effects)?;
+        if update.is_none() {
+            tracing::info!(delivery, "repeated delivery ignored");
+        }
         self.outbox.notify();
         Ok(update)
     }
