@@ -2,11 +2,12 @@
 //! on the stored conversation, persists the new state, and returns what happened for the
 //! caller to show. Adapters (terminal, Slack, Discord) stay thin on top of this.
 
-use crate::core::card::{outcome_card, Basis, Card};
+use crate::core::card::{Basis, Card};
 use crate::core::conversation::{Conversation, Event, Input, Next, Transition};
+use crate::core::effect::{after_step, answer_ids, basis, card_of, Effect, Step};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
-use crate::core::score::{Answers, Outcome};
+use crate::core::score::Outcome;
 use crate::packs::{Catalog, PacksError};
 use crate::store::{Batch, Durability, NewOutbox, ResultRecord, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,13 +108,15 @@ pub struct Update {
     pub outcome: Option<Outcome>,
     /// The question that was current when the input came, if one was.
     pub was_asking: Option<usize>,
+    /// What to show people about this step, in no platform's terms.
+    pub effects: Vec<Effect>,
 }
 
 impl Update {
     pub fn card(&self) -> Option<Card> {
-        self.outcome
-            .as_ref()
-            .map(|o| outcome_card(&self.pack, self.version, o, &basis(&self.conversation)))
+        self.outcome.as_ref().map(|o| {
+            crate::core::card::outcome_card(&self.pack, self.version, o, &basis(&self.conversation))
+        })
     }
 }
 
@@ -343,6 +346,18 @@ impl App {
             let result = outcome
                 .as_ref()
                 .map(|o| result_record(key, &pack, &conversation, o, now));
+            let clicked = match &input {
+                Input::Choice { choice, .. } => Some(choice.as_str()),
+                _ => None,
+            };
+            let shown = after_step(&Step {
+                pack: &pack,
+                conversation: &conversation,
+                transition: &transition,
+                was_asking,
+                by,
+                clicked,
+            });
             let mut update = Update {
                 pack,
                 version,
@@ -350,6 +365,7 @@ impl App {
                 transition,
                 outcome,
                 was_asking,
+                effects: shown,
             };
             let outbox = effects(&update);
             if changed || result.is_some() || !outbox.is_empty() {
@@ -406,12 +422,11 @@ impl App {
             .latest_result(platform, workspace, channel)?
             .ok_or(UserError::NoResult)?;
         let pack = self.catalog.get(&record.pack, record.pack_version)?;
-        let answers = Answers::from_ids(
-            &pack,
-            record.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
-        )
-        .map_err(|e| InternalError::new("stored result", e))?;
-        let outcome = crate::core::score::evaluate(&pack, &answers);
+        let answers: Vec<(String, String)> = record
+            .answers
+            .iter()
+            .map(|(q, c)| (q.clone(), c.clone()))
+            .collect();
         let by = if record.answered_by.is_empty() {
             vec![record.started_by.name.clone()]
         } else {
@@ -421,7 +436,8 @@ impl App {
             by,
             at: record.finished_at,
         };
-        let card = outcome_card(&pack, record.pack_version, &outcome, &basis);
+        let card = card_of(&pack, record.pack_version, &answers, &basis)
+            .map_err(|e| InternalError::new("stored result", e))?;
         Ok((record, card))
     }
 }
@@ -442,16 +458,26 @@ fn started(
         version: replaces,
         ..Conversation::start(&pack, version, by, now)
     };
+    let transition = Transition {
+        event: Event::Started,
+        next: conversation.next(),
+    };
+    let shown = after_step(&Step {
+        pack: &pack,
+        conversation: &conversation,
+        transition: &transition,
+        was_asking: None,
+        by: &conversation.started_by,
+        clicked: None,
+    });
     let update = Update {
         pack,
         version,
-        transition: Transition {
-            event: Event::Started,
-            next: conversation.next(),
-        },
+        transition,
         conversation,
         outcome: None,
         was_asking: None,
+        effects: shown,
     };
     let batch = Batch {
         conversation: Some((key.clone(), update.conversation.clone())),
@@ -472,16 +498,7 @@ fn result_record(
         key: key.clone(),
         pack: pack.id.clone(),
         pack_version: c.pack_version,
-        answers: c
-            .answers
-            .iter()
-            .enumerate()
-            .filter_map(|(qi, a)| {
-                let a = a.as_ref()?;
-                let q = &pack.questions[qi];
-                Some((q.id.to_string(), q.choices[a.choice].id.to_string()))
-            })
-            .collect(),
+        answers: answer_ids(pack, c).into_iter().collect(),
         recommendation: outcome.recommendation.clone(),
         scores: outcome
             .scores
@@ -491,20 +508,5 @@ fn result_record(
         started_by: c.started_by.clone(),
         finished_at: now,
         answered_by: basis(c).by,
-    }
-}
-
-/// Who answered a conversation (each name once, in the order they first answered) and when
-/// it last moved.
-fn basis(c: &Conversation) -> Basis {
-    let mut by: Vec<String> = Vec::new();
-    for r in c.answers.iter().flatten() {
-        if !by.contains(&r.by.name) {
-            by.push(r.by.name.clone());
-        }
-    }
-    Basis {
-        by,
-        at: c.updated_at,
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod card;
 pub mod conversation;
+pub mod effect;
 pub mod ids;
 pub mod messages;
 pub mod pack;
