@@ -4,7 +4,8 @@
 //! [sender](super::sender) performs the operations with slack-morphism's client.
 
 use super::render::Message;
-use crate::core::ids::PackId;
+use crate::core::effect::{Effect, Said};
+use crate::core::ids::{PackId, UserRef};
 use crate::outbox::Delivery;
 use crate::store::OutboxOp;
 use serde::{Deserialize, Serialize};
@@ -74,20 +75,65 @@ pub fn late_reply(channel: &str, user: &str, reply: &Value) -> Result<Value, ser
     })
 }
 
-/// A message rendered when it is sent rather than when it is queued: the queue then holds a
-/// few hundred bytes of facts instead of kilobytes of Block Kit, which is what keeps saving
-/// a `/tradeoff start` cheap. What is posted is exactly what rendering at queue time would
-/// have posted: the facts are a snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where an effect goes on Slack. Strings may hold `{{ref:NAME}}` placeholders, filled in
+/// when the entry is sent (the `ts` of a thread's parent, of the question asked last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Deferred {
-    /// The thread's parent message: who started which pack.
+pub enum Via {
+    /// `chat.postMessage`, in a thread when `thread_ts` is given; `broadcast` also shows a
+    /// thread reply in the channel.
+    Post {
+        channel: String,
+        thread_ts: Option<String>,
+        broadcast: bool,
+    },
+    /// `chat.update` of the message at `ts`.
+    Update { channel: String, ts: String },
+    /// `chat.postEphemeral`: seen only by `user`.
+    Ephemeral {
+        channel: String,
+        user: String,
+        thread_ts: Option<String>,
+    },
+}
+
+/// An outbox entry that shows a neutral effect on Slack: the effect, how it goes out, and
+/// the conversation's thread key (its buttons carry it). It is rendered when it is sent, so
+/// the queue holds a few hundred bytes of facts instead of kilobytes of Block Kit. With
+/// `index` (a prefix and a thread key), the sender also remembers, once the message is
+/// posted, that its `ts` belongs to that thread: the ref `{prefix}{ts}` is set to the key.
+/// That is how a thread reply, which only knows its parent's `ts`, finds its conversation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shown {
+    pub said: Said,
+    pub via: Via,
+    pub thread: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Index>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Index {
+    pub prefix: String,
+    pub value: String,
+}
+
+impl Shown {
+    pub fn op(&self) -> OutboxOp {
+        OutboxOp::new(self)
+    }
+}
+
+/// A message queued by an earlier release as a description to render when sent (the
+/// thread's parent, a question): read as the effect it stands for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Deferred {
     Parent {
         pack: PackId,
         version: u32,
         user: String,
     },
-    /// A question, with the conversation's progress when it was asked.
     Question {
         pack: PackId,
         version: u32,
@@ -98,37 +144,68 @@ pub enum Deferred {
     },
 }
 
-/// `chat.postMessage` of a [`Deferred`] message. With `index` (a prefix and a thread key),
-/// the sender also remembers, once the message is posted, that its `ts` belongs to that
-/// thread: the ref `{prefix}{ts}` is set to the key. That is how a thread reply, which only
-/// knows its parent's `ts`, finds its conversation.
-pub fn post_deferred(
-    channel: &str,
-    thread_ts: Option<&str>,
-    message: &Deferred,
-    index: Option<(&str, &str)>,
-) -> OutboxOp {
-    #[derive(Serialize)]
-    struct Index<'a> {
-        prefix: &'a str,
-        value: &'a str,
+/// The [`Shown`] an entry of an earlier release's `{"method", "channel", "thread_ts",
+/// "render", "index"}` shape stands for; `None` when `op` is not one.
+pub fn earlier_release(op: &Value) -> Option<Result<Shown, serde_json::Error>> {
+    #[derive(Deserialize)]
+    struct Earlier {
+        channel: String,
+        thread_ts: Option<String>,
+        render: Deferred,
+        index: Option<Index>,
     }
-    #[derive(Serialize)]
-    struct Post<'a> {
-        method: &'static str,
-        channel: &'a str,
-        thread_ts: Option<&'a str>,
-        render: &'a Deferred,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        index: Option<Index<'a>>,
-    }
-    OutboxOp::new(&Post {
-        method: "chat.postMessage",
-        channel,
-        thread_ts,
-        render: message,
-        index: index.map(|(prefix, value)| Index { prefix, value }),
-    })
+    op.get("render")?;
+    let earlier: Earlier = match serde_json::from_value(op.clone()) {
+        Ok(e) => e,
+        Err(e) => return Some(Err(e)),
+    };
+    let (said, thread) = match earlier.render {
+        Deferred::Parent {
+            pack,
+            version,
+            user,
+        } => {
+            let by = UserRef::new(user.clone(), user);
+            let thread = earlier.index.as_ref().map(|i| i.value.clone());
+            (
+                Said {
+                    pack,
+                    version,
+                    effect: Effect::Opened { by },
+                },
+                thread.unwrap_or_default(),
+            )
+        }
+        Deferred::Question {
+            pack,
+            version,
+            question,
+            number,
+            total,
+            thread,
+        } => (
+            Said {
+                pack,
+                version,
+                effect: Effect::Ask {
+                    question,
+                    number,
+                    total,
+                },
+            },
+            thread,
+        ),
+    };
+    Some(Ok(Shown {
+        said,
+        via: Via::Post {
+            channel: earlier.channel,
+            thread_ts: earlier.thread_ts,
+            broadcast: false,
+        },
+        thread,
+        index: earlier.index,
+    }))
 }
 
 fn op(method: &str, body: &impl serde::Serialize) -> Value {

@@ -4,11 +4,13 @@
 //! Nothing here waits on Slack: handlers return as soon as the write is done.
 
 use super::api;
+use super::api::{Index, Shown, Via};
 use super::config::Secret;
 use super::payload::{self, ActionRequest, Asker, CommandRequest, ThreadReply};
-use super::render::{self, escape, Message};
+use super::render::{self, escape};
 use crate::app::{App, AppError, InternalError, Update, UserError};
-use crate::core::conversation::{Event, Input, Next};
+use crate::core::conversation::Input;
+use crate::core::effect::{Effect, Said};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::{event_text, packs_text};
 use crate::core::schedule::EXAMPLES;
@@ -236,24 +238,9 @@ impl SlackBot {
     async fn start(&self, cmd: &CommandRequest, pack: Option<&str>) -> Value {
         let place = Place::new(cmd.team.clone(), cmd.channel.clone(), new_thread_key());
         let by = user_ref(&cmd.user, &cmd.user_name);
-        let started = self.app.start_new(&place.key(), pack, by, self.now(), |u| {
-            let parent = api::post_deferred(
-                &place.channel,
-                None,
-                &api::Deferred::Parent {
-                    pack: u.pack.id.clone(),
-                    version: u.version,
-                    user: cmd.user.clone(),
-                },
-                Some((
-                    &thread_index_prefix(&place.team, &place.channel),
-                    &place.thread,
-                )),
-            );
-            let mut out = vec![place.entry(parent, Some(place.parent_ref()))];
-            out.extend(follow_up(&place, u));
-            out
-        });
+        let started = self
+            .app
+            .start_new(&place.key(), pack, by, self.now(), |u| shown(&place, u));
         let saved = match started {
             Ok((u, durability)) => durability.wait().await.map(|()| u).map_err(AppError::from),
             Err(e) => Err(e),
@@ -448,11 +435,7 @@ impl SlackBot {
         delivery: Option<&str>,
     ) -> Result<Option<Update>, AppError> {
         let place = Place::from_key(key);
-        let clicked = match &input {
-            Input::Choice { question, choice } => Some((question.clone(), choice.clone())),
-            _ => None,
-        };
-        let effects = |u: &Update| effects(&place, u, clicked.as_ref(), &by.id.0);
+        let effects = |u: &Update| shown(&place, u);
         let now = self.now();
         let update = self
             .app
@@ -485,113 +468,67 @@ impl SlackBot {
     }
 }
 
-/// What the bot posts after a step: the closing of the question that was current, a notice,
-/// and the next question or the card.
-fn effects(
-    place: &Place,
-    u: &Update,
-    clicked: Option<&(String, String)>,
-    actor: &str,
-) -> Vec<NewOutbox> {
-    let was_asking = u.was_asking;
-    let current = ref_placeholder(&place.current_ref());
+/// The outbox entries that show a step's effects in the conversation's thread: the
+/// parent opens it, a closed question is the message asked last, edited; what is said to
+/// one person is ephemeral; the card is also shown in the channel.
+fn shown(place: &Place, u: &Update) -> Vec<NewOutbox> {
     let parent = ref_placeholder(&place.parent_ref());
-    let note = event_text(&u.pack, &u.transition.event);
-    let close = |m: Message| place.entry(api::update(&place.channel, &current, &m), None);
-    let mut out = Vec::new();
-    match &u.transition.event {
-        Event::Answered {
-            question, choice, ..
-        } => {
-            out.push(close(render::answered(&u.pack, *question, *choice, actor)));
-            out.extend(follow_up(place, u));
-        }
-        Event::Skipped { question } => {
-            out.push(close(render::closed(
-                &u.pack,
-                *question,
-                note.as_deref().unwrap_or(""),
-            )));
-            out.extend(follow_up(place, u));
-        }
-        Event::WentBack { .. } | Event::Restarted | Event::Cancelled => {
-            let note = note.unwrap_or_default();
-            if let Some(q) = was_asking {
-                out.push(close(render::closed(&u.pack, q, &note)));
-            }
-            // Cancelling ends the thread: say so at its end, not only in an edited message.
-            if was_asking.is_none() || u.transition.event == Event::Cancelled {
-                out.push(place.entry(
-                    api::post(&place.channel, Some(&parent), &render::notice(&note), false),
+    let in_thread = |broadcast| Via::Post {
+        channel: place.channel.clone(),
+        thread_ts: Some(parent.clone()),
+        broadcast,
+    };
+    u.effects
+        .iter()
+        .map(|effect| {
+            let (via, produces, index) = match effect {
+                Effect::Opened { .. } => (
+                    Via::Post {
+                        channel: place.channel.clone(),
+                        thread_ts: None,
+                        broadcast: false,
+                    },
+                    Some(place.parent_ref()),
+                    Some(Index {
+                        prefix: thread_index_prefix(&place.team, &place.channel),
+                        value: place.thread.clone(),
+                    }),
+                ),
+                Effect::Answered { .. } | Effect::Closed { .. } => (
+                    Via::Update {
+                        channel: place.channel.clone(),
+                        ts: ref_placeholder(&place.current_ref()),
+                    },
                     None,
-                ));
-            }
-            out.extend(follow_up(place, u));
-        }
-        Event::Stale { question } => {
-            // A second click on the choice that was just recorded: the first one counted,
-            // and saying "already answered" to its author would only confuse.
-            let repeat = clicked.zip(*question).is_some_and(|((_, choice), q)| {
-                u.conversation.answers[q].as_ref().is_some_and(|a| {
-                    a.by.id.as_str() == actor
-                        && u.pack.questions[q].choices[a.choice].id.as_str() == choice
-                })
-            });
-            if !repeat {
-                out.extend(note.map(|n| {
-                    place.entry(
-                        api::ephemeral(&place.channel, actor, Some(&parent), &render::notice(&n)),
-                        None,
-                    )
-                }));
-            }
-        }
-        Event::NotUnderstood { .. } | Event::Help | Event::NothingToUndo | Event::AlreadyOver => {
-            out.extend(note.map(|n| {
-                place.entry(
-                    api::ephemeral(&place.channel, actor, Some(&parent), &render::notice(&n)),
                     None,
-                )
-            }));
-        }
-        Event::Started => out.extend(follow_up(place, u)),
-    }
-    out
-}
-
-/// The next question, or the card (in the thread, broadcast to the channel) when finished.
-fn follow_up(place: &Place, u: &Update) -> Vec<NewOutbox> {
-    let parent = ref_placeholder(&place.parent_ref());
-    let progress = u.conversation.progress(&u.pack);
-    match u.transition.next {
-        Next::Ask(q) => vec![place.entry(
-            api::post_deferred(
-                &place.channel,
-                Some(&parent),
-                &api::Deferred::Question {
-                    pack: u.pack.id.clone(),
-                    version: u.version,
-                    question: q,
-                    number: progress.0,
-                    total: progress.1,
-                    thread: place.thread.clone(),
-                },
-                None,
-            ),
-            Some(place.current_ref()),
-        )],
-        Next::Finished => u
-            .card()
-            .map(|card| {
-                place.entry(
-                    api::post(&place.channel, Some(&parent), &render::card(&card), true),
+                ),
+                Effect::Notice { .. } => (in_thread(false), None, None),
+                Effect::Tell { to, .. } => (
+                    Via::Ephemeral {
+                        channel: place.channel.clone(),
+                        user: to.id.to_string(),
+                        thread_ts: Some(parent.clone()),
+                    },
                     None,
-                )
-            })
-            .into_iter()
-            .collect(),
-        Next::Cancelled => Vec::new(),
-    }
+                    None,
+                ),
+                Effect::Ask { .. } => (in_thread(false), Some(place.current_ref()), None),
+                Effect::Card { .. } => (in_thread(true), None, None),
+            };
+            let said = Said {
+                pack: u.pack.id.clone(),
+                version: u.version,
+                effect: effect.clone(),
+            };
+            let op = Shown {
+                said,
+                via,
+                thread: place.thread.clone(),
+                index,
+            };
+            place.entry(op.op(), produces)
+        })
+        .collect()
 }
 
 pub(super) fn user_ref(id: &str, name: &str) -> UserRef {

@@ -1,10 +1,12 @@
 //! The outbox's sender for Slack: performs queued operations against the Web API,
-//! rendering at send time the messages that were queued as a description
-//! ([`Deferred`]), and indexing a new thread's parent so replies in it are recognised.
+//! rendering at send time the neutral effects that were queued ([`Shown`]), and indexing a
+//! new thread's parent so replies in it are recognised.
 
-use super::api::{answered, post, Deferred, ANSWER_WITHIN};
+use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::render;
 use crate::app::App;
+use crate::core::card::Basis;
+use crate::core::effect::{card_of, Effect};
 use crate::outbox::{Delivery, Sender};
 use crate::store::Store;
 use serde_json::Value;
@@ -17,7 +19,7 @@ pub struct SlackSender {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     store: Arc<dyn Store>,
-    /// Renders [`Deferred`] messages.
+    /// Renders [`Shown`] effects with the packs they name.
     app: Arc<App>,
     /// The bot's own user id: a poll reminder never mentions the bot.
     bot_user: Option<String>,
@@ -90,17 +92,21 @@ impl SlackSender {
 
 impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
+        let shown = match op.get("said") {
+            Some(_) => Some(serde_json::from_value::<Shown>(op.clone())),
+            None => earlier_release(op),
+        };
         let rendered;
-        let op = if op.get("render").is_some() {
-            match render_deferred(&self.app, op) {
+        let op = match shown {
+            None => op,
+            Some(Ok(shown)) => match render(&self.app, &shown) {
                 Ok(done) => {
                     rendered = done;
                     &rendered
                 }
                 Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
-            }
-        } else {
-            op
+            },
+            Some(Err(e)) => return Delivery::Refused(format!("bad message: {e}")),
         };
         match self.call(op).await {
             Ok(created) => {
@@ -122,39 +128,67 @@ impl Sender for SlackSender {
     }
 }
 
-/// Turns a [`post_deferred`] operation into the `chat.postMessage` it stands for.
-fn render_deferred(app: &App, op: &Value) -> Result<Value, String> {
-    let what: Deferred =
-        serde_json::from_value(op["render"].clone()).map_err(|e| format!("bad message: {e}"))?;
-    let channel = op["channel"].as_str().unwrap_or_default();
-    let thread_ts = op["thread_ts"].as_str();
-    let message = match &what {
-        Deferred::Parent {
-            pack,
-            version,
-            user,
+/// The Web API call that shows an effect: its message rendered with the effect's pack, sent
+/// the way [`Via`] says.
+fn render(app: &App, shown: &Shown) -> Result<Value, String> {
+    let said = &shown.said;
+    let pack = app
+        .catalog
+        .get(&said.pack, said.version)
+        .map_err(|e| e.to_string())?;
+    let question = |q: usize| {
+        pack.questions
+            .get(q)
+            .map(|_| q)
+            .ok_or_else(|| format!("no question {q} in {}", pack.id))
+    };
+    let message = match &said.effect {
+        Effect::Opened { by } => render::parent(&pack, by.id.as_str()),
+        Effect::Answered {
+            question: q,
+            choice,
+            by,
         } => {
-            let pack = app.catalog.get(pack, *version).map_err(|e| e.to_string())?;
-            render::parent(&pack, user)
+            let q = question(*q)?;
+            if *choice >= pack.questions[q].choices.len() {
+                return Err(format!("no choice {choice} in question {q}"));
+            }
+            render::answered(&pack, q, *choice, by.id.as_str())
         }
-        Deferred::Question {
-            pack,
-            version,
-            question,
+        Effect::Closed {
+            question: q, note, ..
+        } => render::closed(&pack, question(*q)?, note),
+        Effect::Notice { text } | Effect::Tell { text, .. } => render::notice(text),
+        Effect::Ask {
+            question: q,
             number,
             total,
-            thread,
-        } => {
-            let pack = app.catalog.get(pack, *version).map_err(|e| e.to_string())?;
-            if *question >= pack.questions.len() {
-                return Err(format!("no question {question} in {}", pack.id));
-            }
-            render::question_at(&pack, *question, (*number, *total), thread)
+        } => render::question_at(&pack, question(*q)?, (*number, *total), &shown.thread),
+        Effect::Card { answers, by, at } => {
+            let basis = Basis {
+                by: by.clone(),
+                at: *at,
+            };
+            let card = card_of(&pack, said.version, answers, &basis)
+                .map_err(|e| format!("the card's answers: {e}"))?;
+            render::card(&card)
         }
     };
-    let mut rendered = post(channel, thread_ts, &message, false);
-    if let Some(index) = op.get("index") {
-        rendered["index"] = index.clone();
+    let mut rendered = match &shown.via {
+        Via::Post {
+            channel,
+            thread_ts,
+            broadcast,
+        } => api::post(channel, thread_ts.as_deref(), &message, *broadcast),
+        Via::Update { channel, ts } => api::update(channel, ts, &message),
+        Via::Ephemeral {
+            channel,
+            user,
+            thread_ts,
+        } => api::ephemeral(channel, user, thread_ts.as_deref(), &message),
+    };
+    if let Some(index) = &shown.index {
+        rendered["index"] = serde_json::json!({ "prefix": index.prefix, "value": index.value });
     }
     Ok(rendered)
 }
