@@ -59,7 +59,15 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
         bot: bot.bot.clone(),
     };
 
-    bot.interact(&fixture("command_start")).await;
+    let started = bot.interact(&fixture("command_start")).await;
+    // The answer is the thread's starting message, with the pack's introduction.
+    assert!(
+        started["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("A few questions about your project"),
+        "{started}"
+    );
     assert_eq!(bot.deliver().await.sent, 3);
     let calls = standin.calls();
     assert_eq!(calls[0].method, "GET");
@@ -70,10 +78,11 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
         calls[1].body,
         json!({ "name": "Backend decision: Ada Lovelace", "auto_archive_duration": 1440 })
     );
-    assert!(calls[2].body["content"]
-        .as_str()
-        .unwrap()
-        .starts_with("A few questions about your project"));
+    assert!(
+        is_question(&calls[2], &thread),
+        "the first question: {:?}",
+        calls[2]
+    );
 
     // A reply that does not mention the bot arrives without its text (no MESSAGE_CONTENT
     // intent): ignored.
@@ -118,10 +127,9 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
                     .await
             }
             _ => {
+                // The click is acknowledged; the question is closed by the outbox.
                 let answer = bot.interact(&click(&thread, &custom_id, id)).await;
-                assert_eq!(answer["type"], 7, "{answer}");
-                assert_eq!(answer["data"]["components"], json!([]));
-                assert_sendable(&answer["data"]);
+                assert_eq!(answer["type"], 6, "{answer}");
             }
         }
         bot.deliver().await;
@@ -130,7 +138,7 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
         for call in &new {
             assert_sendable(&call.body);
             if call.method == "PATCH" {
-                // A written answer takes the buttons off the question it answered.
+                // An answer takes the buttons off the question it answered.
                 assert_eq!(call.body["components"], json!([]));
             }
         }
@@ -240,11 +248,20 @@ async fn a_cancel_in_the_thread_stops_the_decision() {
         .as_str()
         .unwrap()
         .starts_with("Cancelled."));
-    // A button of the cancelled decision is refused, privately.
+    // A button of the cancelled decision is refused, privately: a follow-up of the click
+    // that only the clicker sees.
     let answer = bot
         .interact(&click(&thread, &format!("to:{START_ID}:0:c0"), 78))
         .await;
-    assert_eq!(answer["data"]["flags"], 64);
+    assert_eq!(answer["type"], 6, "{answer}");
+    bot.deliver().await;
+    let told = standin.calls().pop().unwrap();
+    assert!(
+        told.method == "POST" && told.path.starts_with(&format!("/webhooks/{APP_ID}/")),
+        "{told:?}"
+    );
+    assert_eq!(told.body["flags"], 64);
+    assert!(told.body["content"].as_str().unwrap().contains("finished"));
     // The same reply delivered twice is taken once.
     let before = bot.store.outbox_pending(Platform::Discord).unwrap().len();
     gateway
@@ -655,7 +672,9 @@ async fn a_click_held_up_by_the_store_is_deferred_and_its_update_follows() {
     let calls = standin.calls();
     let edit = calls[before..]
         .iter()
-        .find(|c| c.method == "PATCH" && c.path.ends_with("/messages/@original"))
+        .find(|c| {
+            c.method == "PATCH" && c.path.starts_with(&format!("/channels/{thread}/messages/"))
+        })
         .unwrap_or_else(|| panic!("the clicked question was not updated: {calls:?}"));
     assert!(
         edit.body["components"]
@@ -760,23 +779,39 @@ async fn racing_clicks_on_one_question_take_one_and_tell_the_other() {
     stall.meet(2);
     stall.meet(2);
     let (a, b) = tokio::join!(bot.interact(&first), bot.interact(&second));
-    let (won, lost, winner) = if a["type"] == 7 {
-        (a, b, "1180000000000000021")
-    } else {
-        (b, a, "1180000000000000022")
-    };
-    assert_eq!(won["type"], 7, "{won}");
-    assert_eq!(lost["type"], 4, "{lost}");
-    assert_eq!(lost["data"]["flags"], 64, "told privately: {lost}");
+    // Both are acknowledged; what each did follows through the outbox.
+    assert_eq!((a["type"].clone(), b["type"].clone()), (json!(6), json!(6)));
+    let before = standin.calls().len();
+    while bot.deliver().await.sent > 0 {}
+    let stored = bot.store.conversations_in_channel(
+        Platform::Discord,
+        &tradeoff::core::ids::WorkspaceId::new(
+            fixture("command_start")["guild_id"].as_str().unwrap(),
+        ),
+        &tradeoff::core::ids::ChannelId::new(CHANNEL),
+    );
+    let winner = stored.unwrap()[0].1.answers[0]
+        .as_ref()
+        .expect("one answer was taken")
+        .by
+        .id
+        .to_string();
+    let told: Vec<Call> = standin.calls()[before..]
+        .iter()
+        .filter(|c| c.path.starts_with(&format!("/webhooks/{APP_ID}/")))
+        .cloned()
+        .collect();
+    assert_eq!(told.len(), 1, "the other clicker is told once: {told:?}");
+    assert_eq!(told[0].body["flags"], 64, "told privately: {:?}", told[0]);
     assert!(
-        lost["data"]["content"]
+        told[0].body["content"]
             .as_str()
             .unwrap()
             .contains("already been answered"),
-        "{lost}"
+        "{:?}",
+        told[0]
     );
-    while bot.deliver().await.sent > 0 {}
-    assert_one_answer_taken(&bot, &standin, &thread, winner);
+    assert_one_answer_taken(&bot, &standin, &thread, &winner);
 }
 
 /// Two written answers to one question at the same moment: one is taken, and the other's

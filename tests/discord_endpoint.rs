@@ -133,42 +133,42 @@ async fn slash_command_answers_at_once_and_queues_the_thread() {
     assert!(content.contains("started by **Ada Lovelace**"), "{content}");
     assert_sendable(&response["data"]);
 
-    // Nothing has gone out yet; everything is queued, in order, in one lane.
+    // Nothing has gone out yet; everything is queued, in order, in one lane: the look-up
+    // of the answer's message id, then what the decision shows, as neutral effects.
     assert!(standin.calls().is_empty());
     let pending = bot.store.outbox_pending(Platform::Discord).unwrap();
-    let ops: Vec<(String, String)> = op_calls(&bot)
+    let ops = op_calls(&bot);
+    assert_eq!(ops[0]["method"], "GET");
+    assert_eq!(
+        ops[0]["path"],
+        format!("/webhooks/{APP_ID}/aW50ZXJhY3Rpb246MTE4MDAwMDAwMDAwMDAwMDEwMDpzdGFydC10b2tlbg/messages/@original")
+    );
+    let effects: Vec<(Value, Value)> = ops[1..]
         .iter()
-        .map(|op| {
-            (
-                op["method"].as_str().unwrap().to_owned(),
-                op["path"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|op| (op["said"]["effect"].clone(), op["via"].clone()))
         .collect();
     assert_eq!(
-        ops,
+        effects,
         vec![
             (
-                "GET".into(),
-                format!("/webhooks/{APP_ID}/aW50ZXJhY3Rpb246MTE4MDAwMDAwMDAwMDAwMDEwMDpzdGFydC10b2tlbg/messages/@original")
+                json!("opened"),
+                json!({ "thread": {
+                    "channel": CHANNEL,
+                    "origin": format!("{{{{ref:discord:{START_ID}:origin}}}}"),
+                }})
             ),
             (
-                "POST".into(),
-                format!("/channels/{CHANNEL}/messages/{{{{ref:discord:{START_ID}:origin}}}}/threads")
-            ),
-            (
-                "POST".into(),
-                format!("/channels/{{{{ref:discord:{START_ID}:thread}}}}/messages")
+                json!("ask"),
+                json!({ "post": {
+                    "thread": format!("{{{{ref:discord:{START_ID}:thread}}}}"),
+                    "reply_to": null,
+                }})
             ),
         ]
     );
     assert!(pending
         .iter()
         .all(|e| e.message.lane == pending[0].message.lane));
-    assert_eq!(
-        op_calls(&bot)[1]["body"]["name"],
-        "Backend decision: Ada Lovelace"
-    );
 
     // Delivered: the thread opens from the answer, and the first question lands in it.
     let pass = bot.deliver().await;
@@ -179,6 +179,7 @@ async fn slash_command_answers_at_once_and_queues_the_thread() {
         calls[1].path,
         format!("/channels/{CHANNEL}/messages/{thread}/threads")
     );
+    assert_eq!(calls[1].body["name"], "Backend decision: Ada Lovelace");
     assert_eq!(
         calls[1].authorization.as_deref(),
         Some(&*format!("Bot {BOT_TOKEN}"))
@@ -226,16 +227,21 @@ async fn a_click_updates_its_message_and_asks_the_next_question() {
             "1180000000000000300",
         ))
         .await;
-    assert_eq!(response["type"], 7);
-    assert_eq!(response["data"]["components"], json!([]));
+    // Acknowledged; the outbox closes the question and asks the next one.
+    assert_eq!(response["type"], 6);
+    let sent = delivered(&standin, &bot).await;
+    let closed = &sent[0];
+    assert_eq!(closed.method, "PATCH");
+    assert!(closed
+        .path
+        .starts_with(&format!("/channels/{thread}/messages/")));
+    assert_eq!(closed.body["components"], json!([]));
     assert_eq!(
-        response["data"]["content"],
+        closed.body["content"],
         "**What will this backend mainly do?**\n✓ Real-time, chosen by Grace"
     );
-    assert_sendable(&response["data"]);
-
-    bot.deliver().await;
-    let next = standin.calls().last().unwrap().clone();
+    assert_sendable(&closed.body);
+    let next = sent.last().unwrap().clone();
     assert_eq!(next.path, format!("/channels/{thread}/messages"));
     assert!(next.body["content"]
         .as_str()
@@ -250,8 +256,8 @@ async fn a_click_updates_its_message_and_asks_the_next_question() {
             "1180000000000000302",
         ))
         .await;
-    assert_eq!(again["type"], 4);
-    assert_eq!(again["data"]["flags"], 64);
+    assert_eq!(again["type"], 6);
+    assert_told_privately(&delivered(&standin, &bot).await);
 
     // Skip as a button on the current question.
     let skip = bot
@@ -261,8 +267,9 @@ async fn a_click_updates_its_message_and_asks_the_next_question() {
             "1180000000000000303",
         ))
         .await;
-    assert_eq!(skip["type"], 7);
-    assert!(skip["data"]["content"]
+    assert_eq!(skip["type"], 6);
+    let sent = delivered(&standin, &bot).await;
+    assert!(sent[0].body["content"]
         .as_str()
         .unwrap()
         .contains("Skipped"));
@@ -271,7 +278,26 @@ async fn a_click_updates_its_message_and_asks_the_next_question() {
     let mut select = fixture("component_select");
     select["channel_id"] = json!(thread);
     let stale = bot.interact(&select).await;
-    assert_eq!(stale["data"]["flags"], 64);
+    assert_eq!(stale["type"], 6);
+    assert_told_privately(&delivered(&standin, &bot).await);
+}
+
+/// What the outbox sends now.
+async fn delivered(standin: &StandIn, bot: &TestBot) -> Vec<Call> {
+    let before = standin.calls().len();
+    bot.deliver().await;
+    standin.calls()[before..].to_vec()
+}
+
+/// One message, a follow-up of the click that only the clicker sees.
+fn assert_told_privately(sent: &[Call]) {
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].method, "POST");
+    assert!(
+        sent[0].path.starts_with(&format!("/webhooks/{APP_ID}/")),
+        "{sent:?}"
+    );
+    assert_eq!(sent[0].body["flags"], 64);
 }
 
 #[tokio::test]
@@ -282,8 +308,9 @@ async fn a_menu_pick_answers_like_a_button() {
     let mut select = fixture("component_select");
     select["channel_id"] = json!(thread);
     let response = bot.interact(&select).await;
-    assert_eq!(response["type"], 7);
-    assert!(response["data"]["content"]
+    assert_eq!(response["type"], 6);
+    let sent = delivered(&standin, &bot).await;
+    assert!(sent[0].body["content"]
         .as_str()
         .unwrap()
         .contains("✓ API / CRUD, chosen by Ada Lovelace"));

@@ -9,20 +9,19 @@
 //! sender writes the latter once Discord has created the thread.
 
 use super::config::DiscordConfig;
-use super::render::{
-    card_message, display_name, question_heading, question_message, thread_name, ComponentAction,
-    ComponentId, Message,
-};
+use super::render::{card_message, display_name, ComponentAction, ComponentId, Message};
 use super::rest::{op, thread_ref, Rest};
+use super::shown::{Shown, Via};
 use super::verify::RequestVerifier;
 use crate::app::{App, AppError, InternalError, Update, UserError};
-use crate::core::conversation::{Event, Input, Next};
+use crate::core::conversation::{Event, Input};
+use crate::core::effect::{Effect, Said};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
-use crate::core::messages::{answered_line, event_text, packs_text, prompt};
+use crate::core::messages::{event_text, packs_text};
 use crate::core::subcommand::{help_lines, Subcommand};
 use crate::core::text::Command;
 use crate::outbox::{ref_placeholder, Clock, Outbox};
-use crate::store::NewOutbox;
+use crate::store::{NewOutbox, OutboxOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serenity::model::application::{
@@ -33,9 +32,6 @@ use serenity::model::channel::{ChannelType, Message as DiscordMessage, PartialCh
 use serenity::model::user::User;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// How long a thread stays open without activity, in minutes (one of Discord's values).
-const AUTO_ARCHIVE_MINUTES: u32 = 1440;
 
 /// The Discord bot: shared by the HTTP endpoint and the gateway.
 pub struct DiscordBot {
@@ -85,6 +81,19 @@ impl Response {
             ..Default::default()
         })
     }
+}
+
+/// Where a conversation's effects go, and how its author can be answered.
+struct Reach<'a> {
+    conversation: &'a str,
+    key: &'a ConversationKey,
+    /// The thread's id, or the placeholder of the ref that will hold it.
+    thread: String,
+    /// The token of the interaction this step came from (a command, a click): what is
+    /// said to its author alone goes through it.
+    token: Option<&'a str>,
+    /// The written reply this step came from, to answer in reply to.
+    reply_to: Option<&'a str>,
 }
 
 /// Where a conversation lives; stored under [`location_ref`].
@@ -298,56 +307,22 @@ impl DiscordBot {
         self.app
             .store
             .put_ref(&location_ref(&conversation), &location_json)?;
-        let origin = produced(&conversation, "origin");
-        let thread = produced(&conversation, "thread");
         let name = by.name.clone();
-        let update = self.app.start_with(&key, pack, by, self.now(), |u| {
-            let mut ops = vec![
-                // The interaction's answer is the thread's starting message; its id comes
-                // only from Discord, through the token (valid for the first 15 minutes).
-                (
-                    op(
-                        "GET",
-                        format!(
-                            "/webhooks/{}/{}/messages/@original",
-                            self.application_id, c.token
-                        ),
-                        None,
-                    ),
-                    Some(origin.clone()),
-                ),
-                (
-                    {
-                        let mut create = op(
-                            "POST",
-                            format!(
-                                "/channels/{channel}/messages/{}/threads",
-                                ref_placeholder(&origin)
-                            ),
-                            Some(json!({
-                                "name": thread_name(&name),
-                                "auto_archive_duration": AUTO_ARCHIVE_MINUTES,
-                            })),
-                        );
-                        create["index_thread"] = Value::String(conversation.clone());
-                        create
-                    },
-                    Some(thread.clone()),
-                ),
-            ];
-            ops.extend(self.next_step(
-                &conversation,
-                &key,
-                u,
-                &ref_placeholder(&thread),
-                vec![u.pack.intro.clone()],
-            ));
-            self.queue(&conversation, ops)
-        })?;
+        let reach = Reach {
+            conversation: &conversation,
+            key: &key,
+            thread: ref_placeholder(&produced(&conversation, "thread")),
+            token: Some(&c.token),
+            reply_to: None,
+        };
+        let update = self
+            .app
+            .start_with(&key, pack, by, self.now(), |u| self.shown(&reach, u))?;
         Ok(Response::Message(Message::text(format!(
-            "{} started by **{}**. The questions follow in the thread below.",
+            "{} started by **{}**. {}\nThe questions follow in the thread below.",
             update.pack.title,
-            display_name(&name)
+            display_name(&name),
+            super::render::escape_markdown(&update.pack.intro)
         ))))
     }
 
@@ -405,11 +380,17 @@ impl DiscordBot {
             .store
             .get_ref(&produced(&conversation, "thread"))?
             .unwrap_or_else(|| ref_placeholder(&produced(&conversation, "thread")));
+        let reach = Reach {
+            conversation: &conversation,
+            key: &key,
+            thread,
+            token: Some(&c.token),
+            reply_to: None,
+        };
         let update =
             self.app
                 .step_with(&key, Input::Command(Command::Cancel), by, self.now(), |u| {
-                    let ops = self.after_written(&conversation, &key, u, &thread, by, None, false);
-                    self.queue(&conversation, ops)
+                    self.shown(&reach, u)
                 })?;
         let text = event_text(&update.pack, &update.transition.event).unwrap_or_default();
         Ok(Response::Message(Message::text(text)))
@@ -451,44 +432,17 @@ impl DiscordBot {
             return Ok(stale());
         };
         let by = person(&c.user, c.member.as_ref().and_then(|m| m.nick.as_deref()));
-        let thread = c.channel_id.to_string();
-        let conversation = id.conversation.clone();
-        let update = self.app.step_with(&key, input, &by, self.now(), |u| {
-            let ops = match u.transition.event {
-                Event::Answered { .. }
-                | Event::Skipped { .. }
-                | Event::WentBack { .. }
-                | Event::Restarted => self.next_step(&conversation, &key, u, &thread, Vec::new()),
-                _ => Vec::new(),
-            };
-            self.queue(&conversation, ops)
-        })?;
-        let heading = question_heading(&question.text);
-        let name = display_name(&by.name);
-        Ok(match update.transition.event {
-            Event::Answered {
-                question, choice, ..
-            } => Response::Update(Message {
-                content: format!(
-                    "{heading}\n{}",
-                    answered_line(&update.pack, question, choice, &name)
-                ),
-                components: Some(Vec::new()),
-                ..Default::default()
-            }),
-            Event::Skipped { .. }
-            | Event::WentBack { .. }
-            | Event::Restarted
-            | Event::Cancelled => Response::Update(Message {
-                content: format!(
-                    "{heading}\n{} ({name})",
-                    event_text(&update.pack, &update.transition.event).unwrap_or_default()
-                ),
-                components: Some(Vec::new()),
-                ..Default::default()
-            }),
-            ref other => Response::private(event_text(&update.pack, other).unwrap_or_default()),
-        })
+        let reach = Reach {
+            conversation: &id.conversation,
+            key: &key,
+            thread: c.channel_id.to_string(),
+            token: Some(&c.token),
+            reply_to: None,
+        };
+        self.app
+            .step_with(&key, input, &by, self.now(), |u| self.shown(&reach, u))?;
+        // The clicked message is closed, and anything said to the clicker, by the outbox.
+        Ok(Response::DeferredUpdate)
     }
 
     /// Takes a written reply in one of our threads. Replies that are not for us (another
@@ -513,6 +467,13 @@ impl DiscordBot {
         }
         let by = person(&m.author, m.member.as_ref().and_then(|p| p.nick.as_deref()));
         let reply_to = m.id.to_string();
+        let reach = Reach {
+            conversation: &conversation,
+            key: &key,
+            thread: thread.clone(),
+            token: None,
+            reply_to: Some(&reply_to),
+        };
         // The message's id is saved with the step: a redelivery of it (a resumed gateway
         // session) is ignored, unless the first one failed and saved nothing.
         let delivery = format!("discord:msg:{}", m.id);
@@ -522,11 +483,7 @@ impl DiscordBot {
             Input::Text(text),
             &by,
             self.now(),
-            |u| {
-                let ops =
-                    self.after_written(&conversation, &key, u, &thread, &by, Some(&reply_to), true);
-                self.queue(&conversation, ops)
-            },
+            |u| self.shown(&reach, u),
         );
         match stepped {
             Ok(None) => tracing::info!(delivery, "repeated delivery ignored"),
@@ -538,9 +495,11 @@ impl DiscordBot {
             Err(AppError::Internal(e)) => {
                 let mut sorry = Message::text(e.apology());
                 sorry.reply_to = Some(reply_to);
-                let told = self
-                    .outbox
-                    .enqueue(self.queue(&conversation, vec![post(&thread, &sorry, None)]));
+                let told = self.outbox.enqueue(vec![self.entry(
+                    &conversation,
+                    post(&thread, &sorry).into(),
+                    None,
+                )]);
                 if let Err(e) = told {
                     tracing::error!("a Discord reply failed, and so did telling its writer: {e}");
                 }
@@ -548,128 +507,122 @@ impl DiscordBot {
         }
     }
 
-    /// After a written answer or command: take the buttons off the question it answered,
-    /// then say what happened and ask the next question (or show the card). `say_event`
-    /// is false when the event is told elsewhere (the `/tradeoff cancel` response).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parts of one reply, kept apart"
-    )]
-    fn after_written(
-        &self,
-        conversation: &str,
-        key: &ConversationKey,
-        u: &Update,
-        thread: &str,
-        by: &UserRef,
-        reply_to: Option<&str>,
-        say_event: bool,
-    ) -> Vec<(Value, Option<String>)> {
-        let prompt_ref = produced(conversation, "prompt");
-        let remove_buttons = (
-            op(
-                "PATCH",
-                format!(
-                    "/channels/{thread}/messages/{}",
-                    ref_placeholder(&prompt_ref)
-                ),
-                Some(json!({ "components": [], "allowed_mentions": { "parse": [] } })),
-            ),
-            None,
-        );
-        let event = &u.transition.event;
-        match event {
-            Event::Answered {
-                question, choice, ..
-            } => {
-                let lead = answered_line(&u.pack, *question, *choice, &display_name(&by.name));
-                let mut ops = vec![remove_buttons];
-                ops.extend(self.next_step(conversation, key, u, thread, vec![lead]));
-                ops
-            }
-            Event::Skipped { .. }
-            | Event::WentBack { .. }
-            | Event::Restarted
-            | Event::Cancelled => {
-                let lead: Vec<String> = event_text(&u.pack, event)
-                    .filter(|_| say_event)
-                    .into_iter()
-                    .collect();
-                let mut ops = vec![remove_buttons];
-                ops.extend(self.next_step(conversation, key, u, thread, lead));
-                ops
-            }
-            _ => event_text(&u.pack, event)
-                .map(|text| {
-                    let mut message = Message::text(text);
-                    message.reply_to = reply_to.map(str::to_owned);
-                    post(thread, &message, None)
-                })
-                .into_iter()
-                .collect(),
-        }
-    }
-
-    /// What follows a change: the next question, or the card with a notice in the parent
-    /// channel, or (cancelled) the lead lines alone. `lead` goes first, in the same message.
-    fn next_step(
-        &self,
-        conversation: &str,
-        key: &ConversationKey,
-        u: &Update,
-        thread: &str,
-        lead: Vec<String>,
-    ) -> Vec<(Value, Option<String>)> {
-        match (u.transition.next, u.card()) {
-            (Next::Ask(q), _) => {
-                let p = prompt(&u.pack, &u.conversation, q);
-                let message = question_message(conversation, &p, &lead);
-                vec![post(
-                    thread,
-                    &message,
-                    Some(produced(conversation, "prompt")),
-                )]
-            }
-            (Next::Finished, Some(card)) => {
-                let mut message = card_message(&card);
-                if !lead.is_empty() {
-                    message.content = format!("{}\n\n{}", lead.join("\n\n"), message.content);
+    /// The outbox entries that show a step's effects: a new decision's thread is made from
+    /// the interaction's answer; a closed question is the question asked last, edited; what
+    /// is said to one person is private when an interaction can carry it (a click), else a
+    /// reply to what they wrote; the card goes in the thread, with a line in the channel.
+    fn shown(&self, reach: &Reach, u: &Update) -> Vec<NewOutbox> {
+        let conversation = reach.conversation;
+        let prompt = produced(conversation, "prompt");
+        let thread = || reach.thread.clone();
+        let mut out = Vec::new();
+        for effect in &u.effects {
+            let show = |via: Via, produces: Option<String>| {
+                let shown = Shown {
+                    said: Said {
+                        pack: u.pack.id.clone(),
+                        version: u.version,
+                        effect: effect.clone(),
+                    },
+                    via,
+                    conversation: conversation.to_owned(),
+                };
+                self.entry(conversation, OutboxOp::new(&shown), produces)
+            };
+            match effect {
+                Effect::Opened { .. } => {
+                    let origin = produced(conversation, "origin");
+                    // The interaction's answer is the thread's starting message; its id
+                    // comes only from Discord, through the token (valid for 15 minutes).
+                    let token = reach.token.unwrap_or_default();
+                    let get = op(
+                        "GET",
+                        format!(
+                            "/webhooks/{}/{token}/messages/@original",
+                            self.application_id
+                        ),
+                        None,
+                    );
+                    out.push(self.entry(conversation, get.into(), Some(origin.clone())));
+                    out.push(show(
+                        Via::Thread {
+                            channel: reach.key.channel.to_string(),
+                            origin: ref_placeholder(&origin),
+                        },
+                        Some(produced(conversation, "thread")),
+                    ));
                 }
-                let notice = Message::text(format!(
-                    "{}'s decision is done: {}. The full card is in <#{thread}>.",
-                    display_name(&u.conversation.started_by.name),
-                    super::render::escape_markdown(&card.headline())
-                ));
-                vec![
-                    post(thread, &message, None),
-                    post(key.channel.as_str(), &notice, None),
-                ]
+                Effect::Answered { .. } | Effect::Closed { .. } => out.push(show(
+                    Via::Edit {
+                        thread: thread(),
+                        message: ref_placeholder(&prompt),
+                    },
+                    None,
+                )),
+                Effect::Notice { .. } => out.push(show(
+                    Via::Post {
+                        thread: thread(),
+                        reply_to: None,
+                    },
+                    None,
+                )),
+                Effect::Tell { .. } => out.push(show(
+                    match reach.token {
+                        Some(token) => Via::Private {
+                            application: self.application_id.clone(),
+                            token: token.to_owned(),
+                        },
+                        None => Via::Post {
+                            thread: thread(),
+                            reply_to: reach.reply_to.map(str::to_owned),
+                        },
+                    },
+                    None,
+                )),
+                Effect::Ask { .. } => out.push(show(
+                    Via::Post {
+                        thread: thread(),
+                        reply_to: None,
+                    },
+                    Some(prompt.clone()),
+                )),
+                Effect::Card { .. } => {
+                    out.push(show(
+                        Via::Post {
+                            thread: thread(),
+                            reply_to: None,
+                        },
+                        None,
+                    ));
+                    out.push(show(
+                        Via::Announce {
+                            channel: reach.key.channel.to_string(),
+                            thread: thread(),
+                            starter: u.conversation.started_by.name.clone(),
+                        },
+                        None,
+                    ));
+                }
             }
-            _ if !lead.is_empty() => vec![post(thread, &Message::text(lead.join("\n\n")), None)],
-            _ => Vec::new(),
         }
+        out
     }
 
-    fn queue(&self, conversation: &str, ops: Vec<(Value, Option<String>)>) -> Vec<NewOutbox> {
-        ops.into_iter()
-            .map(|(op, produces)| NewOutbox {
-                platform: Platform::Discord,
-                lane: lane(conversation),
-                op: op.into(),
-                produces,
-            })
-            .collect()
+    fn entry(&self, conversation: &str, op: OutboxOp, produces: Option<String>) -> NewOutbox {
+        NewOutbox {
+            platform: Platform::Discord,
+            lane: lane(conversation),
+            op,
+            produces,
+        }
     }
 }
 
-fn post(channel: &str, message: &Message, produces: Option<String>) -> (Value, Option<String>) {
-    (
-        op(
-            "POST",
-            format!("/channels/{channel}/messages"),
-            Some(message.to_json()),
-        ),
-        produces,
+fn post(channel: &str, message: &Message) -> Value {
+    op(
+        "POST",
+        format!("/channels/{channel}/messages"),
+        Some(message.to_json()),
     )
 }
 

@@ -23,6 +23,8 @@ mod late;
 pub mod polls;
 pub mod render;
 pub mod rest;
+pub mod sender;
+pub mod shown;
 pub mod verify;
 
 pub use config::{DiscordArgs, DiscordConfig, Secret};
@@ -45,9 +47,9 @@ pub fn spawn(
 ) -> Arc<DiscordBot> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let bot = Arc::new(DiscordBot::new(app.clone(), config, clock.clone()));
-    let sender = rest::DiscordSender {
+    let sender = sender::DiscordSender {
         rest: bot.rest.clone(),
-        store: app.store.clone(),
+        app: app.clone(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

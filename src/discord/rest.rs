@@ -1,15 +1,13 @@
-//! Discord's REST API: one call maps to a [`Delivery`] (sent, retry later, refused), and
-//! [`DiscordSender`] performs the outbox's queued operations with it.
+//! Discord's REST API: one call maps to a [`Delivery`] (sent, retry later, refused); the
+//! outbox's [sender](super::sender) performs its queued operations with it.
 //!
 //! reqwest against `{DISCORD_API_URL}/api/v10` rather than serenity's `Http`: serenity's
 //! errors drop the 429 body's `retry_after`, which the outbox needs to wait out a rate limit
 //! without losing the message, and its rate limiter ignores a custom base URL (0.12.5).
 
 use super::config::Secret;
-use crate::outbox::{Delivery, Sender};
-use crate::store::Store;
+use crate::outbox::Delivery;
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One queued call: `{"method", "path", "body"?, "index_thread"?}`. `path` is below
@@ -132,34 +130,5 @@ impl Rest {
             .map(Value::to_string)
             .unwrap_or_default();
         Delivery::Refused(format!("{status} {code} {message}").trim().to_owned())
-    }
-}
-
-/// Performs the outbox's Discord operations.
-pub struct DiscordSender {
-    pub rest: Rest,
-    pub store: Arc<dyn Store>,
-}
-
-impl Sender for DiscordSender {
-    async fn send(&self, op: &Value) -> Delivery {
-        let (Some(method), Some(path)) = (
-            op.get("method").and_then(Value::as_str),
-            op.get("path").and_then(Value::as_str),
-        ) else {
-            return Delivery::Refused("malformed operation: no method or path".into());
-        };
-        let delivery = self.rest.call(method, path, op.get("body")).await;
-        if let (Delivery::Sent(Some(thread)), Some(conversation)) =
-            (&delivery, op.get("index_thread").and_then(Value::as_str))
-        {
-            // Written replies arrive with only the thread's id: remember whose thread it is.
-            // Should this write fail, the thread exists but replies to it go unread; a retry
-            // would fail anyway (one thread per message), so report the delivery as done.
-            if let Err(e) = self.store.put_ref(&thread_ref(thread), conversation) {
-                tracing::error!(%thread, "cannot record the conversation's thread: {e}");
-            }
-        }
-        delivery
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use tradeoff::app::App;
-use tradeoff::discord::rest::DiscordSender;
+use tradeoff::discord::sender::DiscordSender;
 use tradeoff::discord::{DiscordArgs, DiscordBot, Secret};
 use tradeoff::outbox::{Clock, Pass};
 use tradeoff::packs::Catalog;
@@ -322,7 +322,7 @@ impl TestBot {
     pub fn sender(&self) -> DiscordSender {
         DiscordSender {
             rest: self.bot.rest.clone(),
-            store: self.store.clone(),
+            app: self.bot.app.clone(),
         }
     }
 

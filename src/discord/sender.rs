@@ -1,0 +1,60 @@
+//! The outbox's sender for Discord: renders the neutral effects that were queued
+//! ([`Shown`]) with the packs they name, performs each call with [`Rest`], and indexes a
+//! new thread under its conversation so written replies in it are recognised.
+
+use super::rest::{thread_ref, Rest};
+use super::shown::{self, Shown};
+use crate::app::App;
+use crate::outbox::{Delivery, Sender};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Performs the outbox's Discord operations.
+pub struct DiscordSender {
+    pub rest: Rest,
+    /// Its catalog renders [`Shown`] effects; its store keeps the threads' index.
+    pub app: Arc<App>,
+}
+
+impl Sender for DiscordSender {
+    async fn send(&self, op: &Value) -> Delivery {
+        let rendered;
+        let op = if op.get("said").is_some() {
+            let shown: Shown = match serde_json::from_value(op.clone()) {
+                Ok(s) => s,
+                Err(e) => return Delivery::Refused(format!("bad message: {e}")),
+            };
+            let pack = match self.app.catalog.get(&shown.said.pack, shown.said.version) {
+                Ok(p) => p,
+                Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
+            };
+            match shown::render(&pack, &shown) {
+                Ok(done) => {
+                    rendered = done;
+                    &rendered
+                }
+                Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
+            }
+        } else {
+            op
+        };
+        let (Some(method), Some(path)) = (
+            op.get("method").and_then(Value::as_str),
+            op.get("path").and_then(Value::as_str),
+        ) else {
+            return Delivery::Refused("malformed operation: no method or path".into());
+        };
+        let delivery = self.rest.call(method, path, op.get("body")).await;
+        if let (Delivery::Sent(Some(thread)), Some(conversation)) =
+            (&delivery, op.get("index_thread").and_then(Value::as_str))
+        {
+            // Written replies arrive with only the thread's id: remember whose thread it is.
+            // Should this write fail, the thread exists but replies to it go unread; a retry
+            // would fail anyway (one thread per message), so report the delivery as done.
+            if let Err(e) = self.app.store.put_ref(&thread_ref(thread), conversation) {
+                tracing::error!(%thread, "cannot record the conversation's thread: {e}");
+            }
+        }
+        delivery
+    }
+}
