@@ -434,6 +434,45 @@ async fn an_admin_may_close_a_poll_someone_else_opened() {
     );
 }
 
+/// Who a reminder names is decided when it is sent, as on Slack: a member who answers
+/// after it was queued is not pinged.
+#[tokio::test]
+async fn a_reminder_names_who_has_not_answered_when_it_is_sent() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    bot.interact(&poll_command(
+        Some("for 2h remind 30m"),
+        ADA,
+        GUILD,
+        CHANNEL,
+    ))
+    .await;
+    let poll = open_poll(&bot, GUILD, CHANNEL);
+    bot.deliver().await;
+    // Cy opens the form and leaves it: known not to have answered.
+    ephemeral(&press_answer(&bot, &poll, CY, GUILD, CHANNEL).await);
+    bot.deliver().await;
+    let presenter: Arc<dyn PollPresenter> = bot.bot.poll_presenter();
+    let lookup = move |p: Platform| (p == Platform::Discord).then(|| presenter.clone());
+    let deadline = NOW + 2 * 3600;
+    assert_eq!(bot.bot.app.run_due_polls(deadline - 1800, &lookup).0, 1);
+    // Queued, not sent yet; Cy answers in the meantime.
+    answer(&bot, &poll, CY, &[("workload", "api")], GUILD, CHANNEL).await;
+    while bot.deliver().await.sent > 0 {}
+    let reminder = posts_to(&standin, CHANNEL)
+        .into_iter()
+        .rev()
+        .find(|m| m["content"].as_str().unwrap_or("").starts_with("Reminder"))
+        .expect("the reminder went out");
+    let content = reminder["content"].as_str().unwrap();
+    assert!(!content.contains(CY.0), "{content}");
+    assert!(content.contains("1 answered so far"), "{content}");
+    assert_eq!(
+        reminder["allowed_mentions"],
+        json!({ "parse": [], "users": [] })
+    );
+}
+
 #[tokio::test]
 async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_not_answered() {
     let standin = StandIn::start().await;

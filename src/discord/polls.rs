@@ -29,7 +29,7 @@ use crate::core::messages::{
     poll_privacy, prompt, POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
-use crate::core::poll::{Poll, RoundResult};
+use crate::core::poll::{Poll, PollState, RoundResult};
 use crate::outbox::ref_placeholder;
 use crate::polls::{PollAction, PollPresenter};
 use crate::store::{NewOutbox, Store};
@@ -194,16 +194,9 @@ fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message {
 }
 
 /// What Discord shows for polls: messages in the poll's channel, through the outbox.
-pub struct DiscordPollPresenter {
-    store: Arc<dyn Store>,
-}
+pub struct DiscordPollPresenter;
 
 impl DiscordPollPresenter {
-    /// `store` is read for reminders: who opened the form, who answered earlier rounds.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        DiscordPollPresenter { store }
-    }
-
     fn entry(poll: &Poll, op: Value, produces: Option<String>) -> NewOutbox {
         NewOutbox {
             platform: Platform::Discord,
@@ -226,49 +219,113 @@ impl DiscordPollPresenter {
     fn channel_messages(poll: &Poll) -> String {
         format!("/channels/{}/messages", poll.channel)
     }
+}
 
-    /// Members known not to have answered this round, by user id: those who opened the
-    /// form, and (recurring polls) those who answered an earlier round. None for an
-    /// anonymous poll, which keeps no ids.
-    fn not_answered(&self, poll: &Poll, answered: &[String]) -> Vec<String> {
-        if poll.spec.anonymous {
-            return Vec::new();
-        }
-        let answered: BTreeSet<&str> = answered.iter().map(String::as_str).collect();
-        let thread = format!("poll:{}", poll.id);
-        let mut known = BTreeSet::new();
-        match self
-            .store
-            .conversations_in_channel(Platform::Discord, &poll.workspace, &poll.channel)
-        {
-            Ok(forms) => known.extend(
-                forms
+/// Members known not to have answered this round, by user id: those who opened the form,
+/// and (recurring polls) those who answered an earlier round. None for an anonymous poll,
+/// which keeps no ids.
+fn not_answered(store: &dyn Store, poll: &Poll, answered: &BTreeSet<String>) -> Vec<String> {
+    if poll.spec.anonymous {
+        return Vec::new();
+    }
+    let thread = format!("poll:{}", poll.id);
+    let mut known = BTreeSet::new();
+    match store.conversations_in_channel(Platform::Discord, &poll.workspace, &poll.channel) {
+        Ok(forms) => known.extend(
+            forms
+                .into_iter()
+                .filter(|(key, _)| key.thread.as_str() == thread)
+                .filter_map(|(key, _)| key.user.map(|u| u.0)),
+        ),
+        Err(e) => tracing::warn!(poll = %poll.id, "reminder: cannot read the forms: {e}"),
+    }
+    for round in 1..poll.round {
+        match store.poll_responses(&poll.id, round) {
+            Ok(responses) => known.extend(
+                responses
                     .into_iter()
-                    .filter(|(key, _)| key.thread.as_str() == thread)
-                    .filter_map(|(key, _)| key.user.map(|u| u.0)),
+                    .filter_map(|(_, r)| r.user.map(|u| u.id.0)),
             ),
-            Err(e) => tracing::warn!(poll = %poll.id, "reminder: cannot read the forms: {e}"),
-        }
-        for round in 1..poll.round {
-            match self.store.poll_responses(&poll.id, round) {
-                Ok(responses) => known.extend(
-                    responses
-                        .into_iter()
-                        .filter_map(|(_, r)| r.user.map(|u| u.id.0)),
-                ),
-                Err(e) => {
-                    tracing::warn!(poll = %poll.id, "reminder: cannot read round {round}: {e}")
-                }
+            Err(e) => {
+                tracing::warn!(poll = %poll.id, "reminder: cannot read round {round}: {e}")
             }
         }
-        known
-            .into_iter()
-            // Snowflakes only: nothing else may end up inside a mention.
-            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
-            .filter(|id| !answered.contains(id.as_str()))
-            .take(MAX_MENTIONS)
-            .collect()
     }
+    known
+        .into_iter()
+        // Snowflakes only: nothing else may end up inside a mention.
+        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|id| !answered.contains(id))
+        .take(MAX_MENTIONS)
+        .collect()
+}
+
+/// The queued reminder of a poll's round, `{"poll", "round", "answered"}`: who it names is
+/// decided when it is sent, from the store as it is then, as on Slack.
+const REMIND: &str = "remind";
+
+/// The call that sends a queued reminder (`op` holds [`REMIND`]), naming the members known
+/// not to have answered by now; `Ok(None)` when the poll has moved on, or everyone it
+/// would name has answered since. The error is a reason to try again (the store).
+pub fn reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>, String> {
+    let Some(remind) = queued.get(REMIND) else {
+        return Ok(None);
+    };
+    let id = remind["poll"].as_str().unwrap_or_default();
+    let round = remind["round"].as_u64().unwrap_or(0) as u32;
+    let poll = store
+        .poll(&PollId::new(id))
+        .map_err(|e| format!("store: {e}"))?;
+    let Some(poll) = poll.filter(|p| p.state == PollState::Open && p.round == round) else {
+        tracing::info!(poll = %id, "the poll moved on before its reminder went out");
+        return Ok(None);
+    };
+    let mut answered: BTreeSet<String> = remind["answered"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    match store.poll_responses(&poll.id, poll.round) {
+        Ok(responses) => answered.extend(responses.into_iter().map(|(k, _)| k)),
+        Err(e) => tracing::warn!(poll = %id, "reminder: cannot read the answers: {e}"),
+    }
+    let mention = not_answered(store, &poll, &answered);
+    let closes = poll
+        .closes_at
+        .map(|c| format!(" closes {}", discord_time(c)))
+        .unwrap_or_else(|| " is still open".into());
+    let content = if mention.is_empty() {
+        format!(
+            "Reminder: this team poll{closes}. {} answered so far; if you have not, \
+             press **Answer** on the poll message.",
+            answered.len()
+        )
+    } else {
+        let names: Vec<String> = mention.iter().map(|id| format!("<@{id}>")).collect();
+        format!(
+            "Reminder: this team poll{closes}. {}: you have not answered this round yet; \
+             press **Answer** on the poll message.",
+            names.join(" ")
+        )
+    };
+    // In reply to the round's poll message, posted before it in the same lane.
+    let poll_message = store
+        .get_ref(&message_ref(&poll.id, poll.round))
+        .map_err(|e| format!("store: {e}"))?;
+    let message = Message {
+        content,
+        reply_to: poll_message,
+        ..Default::default()
+    };
+    let mut body = message.to_json();
+    // Exactly these members may be pinged; nothing parsed from the text.
+    body["allowed_mentions"] = json!({ "parse": [], "users": mention });
+    Ok(Some(op(
+        "POST",
+        DiscordPollPresenter::channel_messages(&poll),
+        Some(body),
+    )))
 }
 
 impl PollPresenter for DiscordPollPresenter {
@@ -312,38 +369,8 @@ impl PollPresenter for DiscordPollPresenter {
     }
 
     fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox> {
-        let mention = self.not_answered(poll, answered);
-        let closes = poll
-            .closes_at
-            .map(|c| format!(" closes {}", discord_time(c)))
-            .unwrap_or_else(|| " is still open".into());
-        let content = if mention.is_empty() {
-            format!(
-                "Reminder: this team poll{closes}. {} answered so far; if you have not, \
-                 press **Answer** on the poll message.",
-                answered.len()
-            )
-        } else {
-            let names: Vec<String> = mention.iter().map(|id| format!("<@{id}>")).collect();
-            format!(
-                "Reminder: this team poll{closes}. {}: you have not answered this round yet; \
-                 press **Answer** on the poll message.",
-                names.join(" ")
-            )
-        };
-        let message = Message {
-            content,
-            reply_to: Some(ref_placeholder(&message_ref(&poll.id, poll.round))),
-            ..Default::default()
-        };
-        let mut body = message.to_json();
-        // Exactly these members may be pinged; nothing parsed from the text.
-        body["allowed_mentions"] = json!({ "parse": [], "users": mention });
-        vec![Self::entry(
-            poll,
-            op("POST", Self::channel_messages(poll), Some(body)),
-            None,
-        )]
+        let remind = json!({ "poll": poll.id, "round": poll.round, "answered": answered });
+        vec![Self::entry(poll, json!({ REMIND: remind }), None)]
     }
 }
 
@@ -362,7 +389,7 @@ const SCHEDULE_HINT: &str =
 impl DiscordBot {
     /// The presenter `run_scheduler` and the handler use for Discord polls.
     pub fn poll_presenter(&self) -> Arc<DiscordPollPresenter> {
-        Arc::new(DiscordPollPresenter::new(self.app.store.clone()))
+        Arc::new(DiscordPollPresenter)
     }
 
     /// Discord's entry for [`crate::polls::run_scheduler`]: the presenter, and the outbox to

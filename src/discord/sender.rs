@@ -1,5 +1,6 @@
 //! The outbox's sender for Discord: renders the neutral effects that were queued
-//! ([`Shown`]) with the packs they name, performs each call with [`Rest`], and indexes a
+//! ([`Shown`]) with the packs they name, and a poll's reminder with the members it names
+//! decided then, performs each call with [`Rest`], and indexes a
 //! new thread under its conversation so written replies in it are recognised.
 
 use super::rest::{thread_ref, Rest};
@@ -34,6 +35,20 @@ impl Sender for DiscordSender {
                     &rendered
                 }
                 Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
+            }
+        } else if op.get("remind").is_some() {
+            match super::polls::reminder_call(self.app.store.as_ref(), op) {
+                Ok(Some(call)) => {
+                    rendered = call;
+                    &rendered
+                }
+                Ok(None) => return Delivery::Sent(None),
+                Err(error) => {
+                    return Delivery::Retry {
+                        after_ms: None,
+                        error,
+                    }
+                }
             }
         } else {
             op
