@@ -59,6 +59,8 @@ pub enum Command {
         /// A JSON file, or - for standard input.
         #[arg(long)]
         answers: String,
+        /// The decision pack whose questions the answers are for (default: the first pack,
+        /// node-vs-python when it is there).
         #[arg(long)]
         pack: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -97,7 +99,11 @@ pub enum Command {
     /// Print the Slack app manifest (JSON) to paste into "Create an app → From a manifest".
     SlackManifest {
         /// Where `tradeoff serve` is reachable from Slack, e.g. https://tradeoff.example.com.
-        #[arg(long, required_unless_present = "socket_mode")]
+        #[arg(
+            long,
+            required_unless_present = "socket_mode",
+            conflicts_with = "socket_mode"
+        )]
         url: Option<String>,
         /// Connect by Socket Mode instead (no public URL; needs SLACK_APP_TOKEN).
         #[arg(long)]
@@ -188,6 +194,19 @@ fn init_tracing(serving: bool) {
         .try_init();
 }
 
+/// Writes `text` to standard output. A reader that stopped reading (`tradeoff score … |
+/// head`) is not an error: what it wanted, it has.
+fn print(text: &str) -> Result<(), Exit> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Exit::fatal(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -196,10 +215,15 @@ pub fn now() -> i64 {
 
 /// The packs to use, from `--packs-dir`, `./data`, or the binary.
 fn load_packs(dir: Option<&Path>) -> Result<Vec<(PackSource, Pack)>, PacksError> {
+    packs_and_origin(dir).map(|(packs, _)| packs)
+}
+
+/// [`load_packs`], and whether they are the ones built into the binary.
+fn packs_and_origin(dir: Option<&Path>) -> Result<(Vec<(PackSource, Pack)>, bool), PacksError> {
     match dir {
-        Some(d) => packs::read_dir(d),
-        None if Path::new("data").is_dir() => packs::read_dir(Path::new(".")),
-        None => Ok(packs::builtin()),
+        Some(d) => Ok((packs::read_dir(d)?, false)),
+        None if Path::new("data").is_dir() => Ok((packs::read_dir(Path::new("."))?, false)),
+        None => Ok((packs::builtin(), true)),
     }
 }
 
@@ -248,13 +272,19 @@ fn run(cli: Cli) -> Result<(), Exit> {
             format,
         } => score(packs_dir, &answers, pack.as_deref(), format),
         Command::Packs => {
-            let loaded = load_packs(packs_dir)?;
+            let (loaded, built_in) = packs_and_origin(packs_dir)?;
+            let mut text = String::new();
             for (source, pack) in &loaded {
-                println!("{pack}");
-                println!("    {} + {}", source.criteria_name, source.prompts_name);
+                text.push_str(&format!("{pack}\n"));
+                if built_in {
+                    text.push_str("    built into tradeoff (--packs-dir reads packs from files)\n");
+                } else {
+                    let files = format!("{} + {}", source.criteria_name, source.prompts_name);
+                    text.push_str(&format!("    {files}\n"));
+                }
             }
-            println!("{} pack(s), all valid.", loaded.len());
-            Ok(())
+            text.push_str(&format!("{} pack(s), all valid.\n", loaded.len()));
+            print(&text)
         }
         Command::CheckQuotes { source, pack } => check_quotes(packs_dir, &source, pack.as_deref()),
         Command::Serve {
@@ -262,6 +292,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             slack,
             discord,
         } => {
+            check_addr(&addr).map_err(Exit::usage)?;
             let slack = slack.config().map_err(|e| Exit::usage(e.to_string()))?;
             let discord = discord.config().map_err(|e| Exit::usage(e.to_string()))?;
             let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
@@ -278,6 +309,9 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 .map_err(Exit::fatal)
         }
         Command::SlackManifest { url, socket_mode } => {
+            if let Some(url) = &url {
+                crate::slack::manifest::check_url(url).map_err(Exit::usage)?;
+            }
             let manifest = crate::slack::manifest::manifest(url.as_deref(), socket_mode);
             let json = serde_json::to_string_pretty(&manifest).map_err(Exit::fatal)?;
             use std::io::Write;
@@ -294,19 +328,40 @@ fn run(cli: Cli) -> Result<(), Exit> {
 /// How long `tradeoff health` waits for an answer.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// The health endpoint of a `serve` listening on `addr`, asked on loopback when `addr` is
-/// unspecified (listening everywhere).
+/// Checks an address as `--addr` takes it: an IP address and port (`127.0.0.1:3000`,
+/// `[::]:3000`) or a host name and port (`localhost:3000`).
+fn check_addr(addr: &str) -> Result<(), String> {
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                && port.parse::<u16>().is_ok() =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{addr:?} is not an address and port, like 127.0.0.1:3000"
+        )),
+    }
+}
+
+/// The health endpoint of a `serve` listening on `addr` (as `--addr` takes it, or a URL
+/// such as `http://host:3000`), asked on loopback when `addr` is unspecified (listening
+/// everywhere).
 fn health_url(addr: &str) -> Result<String, String> {
+    let (scheme, addr) = match addr.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest.trim_end_matches('/')),
+        Some(_) => return Err(format!("{addr:?}: only http:// and https:// can be asked")),
+        None => ("http", addr),
+    };
+    check_addr(addr)?;
     let Ok(mut at) = addr.parse::<std::net::SocketAddr>() else {
-        // A host name and port, as `serve` accepts too.
-        return match addr.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-                Ok(format!("http://{addr}/healthz"))
-            }
-            _ => Err(format!(
-                "{addr:?} is not an address and port, like 127.0.0.1:3000"
-            )),
-        };
+        return Ok(format!("{scheme}://{addr}/healthz"));
     };
     if at.ip().is_unspecified() {
         at.set_ip(match at {
@@ -314,7 +369,7 @@ fn health_url(addr: &str) -> Result<String, String> {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    Ok(format!("http://{at}/healthz"))
+    Ok(format!("{scheme}://{at}/healthz"))
 }
 
 /// `tradeoff health`: asks `serve`'s `/healthz`, without touching the store (which the
@@ -557,12 +612,12 @@ fn check_quotes(packs_dir: Option<&Path>, source: &Path, only: Option<&str>) -> 
                 source.display()
             ));
         }
-        println!(
-            "{}: {} of {quotes} quotes found in {}",
+        print(&format!(
+            "{}: {} of {quotes} quotes found in {}\n",
             pack.id,
             quotes - unquoted.len(),
             source.display()
-        );
+        ))?;
     }
     if missing.is_empty() {
         Ok(())
@@ -627,14 +682,14 @@ fn score(
     match format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&outcome.to_json(pack)).map_err(Exit::fatal)?;
-            println!("{json}");
+            print(&format!("{json}\n"))?;
         }
         Format::Text => {
             let basis = Basis {
                 by: Vec::new(),
                 at: chrono::Utc::now().timestamp(),
             };
-            print!("{}", outcome_card(pack, 0, &outcome, &basis).to_text());
+            print(&outcome_card(pack, 0, &outcome, &basis).to_text())?;
         }
     }
     Ok(())
@@ -656,5 +711,16 @@ mod tests {
         }
         let error = health_url("localhost").unwrap_err();
         assert!(error.contains("\"localhost\""), "{error}");
+        // A URL, as it is often written, is asked as given: never http://http://.
+        assert_eq!(
+            health_url("http://host:3000").unwrap(),
+            "http://host:3000/healthz"
+        );
+        assert_eq!(
+            health_url("https://host:3000/").unwrap(),
+            "https://host:3000/healthz"
+        );
+        assert!(health_url("ftp://host:3000").is_err());
+        assert!(health_url("nonsense").is_err());
     }
 }

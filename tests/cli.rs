@@ -379,3 +379,130 @@ fn check_quotes_refuses_a_source_it_cannot_read() {
         stderr(&out)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Small things a new user runs into.
+// ---------------------------------------------------------------------------------------
+
+/// `tradeoff score … | head`: a reader that stops reading is not a crash.
+#[test]
+fn score_into_a_closed_pipe_exits_quietly() {
+    let mut child = common::binary()
+        .args(["score", "--answers", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is written.
+    drop(child.stdout.take());
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"workload":"realtime"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+/// A mistyped address is the user's error (exit 2) for `serve` as for `health`, and
+/// `health` takes a URL as it is often written.
+#[test]
+fn a_mistyped_address_exits_2_and_health_takes_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["serve", "health"] {
+        let out = common::binary()
+            .args([command, "--addr", "nonsense", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not an address and port"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+    let port = common::free_port();
+    let out = common::binary()
+        .args(["health", "--addr", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr(&out);
+    assert!(
+        e.contains(&format!(" http://127.0.0.1:{port}/healthz ")),
+        "{e}"
+    );
+    assert!(!e.contains("http://http://"), "{e}");
+}
+
+/// `--data-dir` naming a file says so, not "File exists".
+#[test]
+fn a_data_dir_that_is_a_file_is_named_as_such() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = common::binary()
+        .args(["chat", "--data-dir"])
+        .arg(file.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr(&out);
+    assert!(e.contains("is a file, not a directory"), "{e}");
+    assert!(!e.contains("File exists"), "{e}");
+}
+
+/// `tradeoff packs` without a packs folder names no `data/…` files that do not exist.
+#[test]
+fn packs_built_into_the_binary_are_listed_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::binary()
+        .arg("packs")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("built into tradeoff"), "{text}");
+    assert!(!text.contains("data/"), "{text}");
+}
+
+/// A manifest Slack would refuse is never printed: the URL must be https with a host, and
+/// `--url` with `--socket-mode` is a contradiction, not silently dropped.
+#[test]
+fn slack_manifest_refuses_urls_slack_would_refuse() {
+    for args in [
+        vec!["--url", "x.example"],
+        vec!["--url", ""],
+        vec!["--url", "http://tradeoff.example.com"],
+        vec!["--url", "https://tradeoff.example.com", "--socket-mode"],
+    ] {
+        let out = common::binary()
+            .arg("slack-manifest")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = common::binary()
+        .args(["slack-manifest", "--url", "https://tradeoff.example.com/"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Every option of `score` says what it is for.
+#[test]
+fn score_help_explains_pack() {
+    let out = common::binary().args(["score", "-h"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with("--pack"))
+        .expect("--pack is listed");
+    assert!(line.trim() != "--pack <PACK>", "{help}");
+}

@@ -20,6 +20,30 @@ pub const BOT_SCOPES: &[&str] = &[
     "groups:read",
 ];
 
+/// Checks `--url`: Slack accepts only an `https://` address with a host for its request
+/// URLs, and refuses a manifest with any other.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let refused = |why: &str| {
+        Err(format!(
+            "--url {url:?} {why}: give the https:// address where Slack reaches `tradeoff serve`, \
+             like https://tradeoff.example.com (or use --socket-mode, which needs no URL)"
+        ))
+    };
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return refused("is not a URL");
+    };
+    if parsed.scheme() != "https" {
+        return refused("is not https");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return refused("has no host");
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return refused("has a query or fragment");
+    }
+    Ok(())
+}
+
 /// The manifest. `base_url` is where `tradeoff serve` is reachable (without a trailing
 /// slash); with `socket_mode` no URL is needed and none is written.
 pub fn manifest(base_url: Option<&str>, socket_mode: bool) -> Value {

@@ -93,6 +93,11 @@ impl SledStore {
             path: dir.to_path_buf(),
             source,
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(open_err(std::io::Error::other(
+                "it is a file, not a directory; pass --data-dir a directory (it is made if missing)",
+            )));
+        }
         std::fs::create_dir_all(dir).map_err(open_err)?;
         let lock = OpenOptions::new()
             .create(true)
