@@ -157,14 +157,52 @@ impl From<PacksError> for Exit {
 /// Parses the command line, runs it, and returns the exit status.
 pub fn main() -> i32 {
     limit_malloc_arenas();
+    let dotenv = read_dotenv();
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve { .. }));
+    match dotenv {
+        Ok(Some(path)) => tracing::info!(
+            "read settings from {} (variables set in the environment win)",
+            path.display()
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("tradeoff: {}", e.message);
+            return e.code;
+        }
+    }
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("tradeoff: {}", e.message);
             e.code
         }
+    }
+}
+
+/// Reads `.env` in the working directory, if there is one, into the environment: each of
+/// its variables that the environment does not set already. Its path, when it was read.
+fn read_dotenv() -> Result<Option<PathBuf>, Exit> {
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(e) if e.not_found() => Ok(None),
+        Err(dotenvy::Error::LineParse(line, _)) => {
+            // The line may hold a secret: only the name it starts with is repeated.
+            let name: String = line
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let which = if name.is_empty() {
+                "a line".to_owned()
+            } else {
+                format!("the line of {name}")
+            };
+            Err(Exit::usage(format!(
+                ".env: {which} cannot be read; each line is NAME=value or a # comment"
+            )))
+        }
+        Err(e) => Err(Exit::usage(format!(".env: {e}"))),
     }
 }
 

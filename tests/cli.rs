@@ -506,3 +506,50 @@ fn score_help_explains_pack() {
         .expect("--pack is listed");
     assert!(line.trim() != "--pack <PACK>", "{help}");
 }
+
+/// A `.env` in the working directory is read, real environment variables win over it, the
+/// log says it was read, and a line it cannot read stops the program without repeating
+/// what the line held (it may be a secret).
+#[test]
+fn a_dotenv_file_is_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# settings\nTRADEOFF_DATA_DIR=./from-dotenv\n",
+    )
+    .unwrap();
+    let chat = |env: Option<&std::path::Path>| {
+        let mut cmd = common::binary();
+        cmd.args(["chat", "--user", "ada"])
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null());
+        if let Some(data) = env {
+            cmd.env("TRADEOFF_DATA_DIR", data);
+        }
+        cmd.output().unwrap()
+    };
+    let out = chat(None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        dir.path().join("from-dotenv").is_dir(),
+        "the .env's data dir is used"
+    );
+    assert!(
+        stderr(&out).contains("read settings from"),
+        "{}",
+        stderr(&out)
+    );
+
+    let elsewhere = dir.path().join("from-environment");
+    let out = chat(Some(&elsewhere));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(elsewhere.is_dir(), "the environment wins over .env");
+
+    std::fs::write(dir.path().join(".env"), "SLACK_BOT_TOKEN xoxb-not-a-line\n").unwrap();
+    let out = chat(None);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains(".env") && e.contains("SLACK_BOT_TOKEN"), "{e}");
+    assert!(!e.contains("xoxb"), "a secret is never repeated: {e}");
+}
