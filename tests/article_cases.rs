@@ -596,6 +596,45 @@ fn business_logic_and_automation_can_be_said_in_words() {
     }
 }
 
+/// A choice's own hint, a framework the choice's phrases name, and the start of a label's
+/// word each select the choice they belong to, in every question of the shipped pack where
+/// they occur.
+#[test]
+fn a_hint_a_named_framework_and_the_start_of_a_word_select_their_choice() {
+    let pack = shipped();
+    let pick = |question: &str, said: &str| {
+        let q = &pack.questions[pack.question_index(question).unwrap()];
+        match match_choice(q, said) {
+            Match::One(i) => q.choices[i].id.to_string(),
+            other => format!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        pick("frontend", "a javascript front end talking to an api"),
+        "js_separate"
+    );
+    assert_eq!(pick("frontend", "React"), "js_separate");
+    assert_eq!(pick("workload", "real"), "realtime");
+    // Every hint of every question selects its own choice.
+    for q in &pack.questions {
+        for c in &q.choices {
+            if let Some(hint) = &c.hint {
+                assert_eq!(
+                    match_choice(q, hint),
+                    Match::One(q.choice_index(c.id.as_str()).unwrap()),
+                    "{}: the hint {hint:?}",
+                    q.id
+                );
+            }
+        }
+    }
+    // Too short to mean one thing, or the start of words of two choices: never a pick.
+    assert!(!matches!(
+        match_choice(&pack.questions[0], "re"),
+        Match::One(_)
+    ));
+}
+
 #[test]
 fn the_flip_names_one_answer_that_really_changes_the_result() {
     let pack = shipped();
