@@ -10,7 +10,10 @@
 # deliver everything the load queued. READ_PROBE=1 also times one command that reads the
 # store, halfway through the load on serve. DRAIN_LIMIT=N waits at most N seconds for that.
 # SERVE_BIN=path loads another build of `tradeoff` in place of the one just built (to
-# compare two versions in alternating runs).
+# compare two versions in alternating runs). DATA_DIR=path serves that data directory
+# (kept afterwards) rather than a new empty one: to load a store of a given size, fill one
+# first with `target/release/examples/slack_bench seed DIR N`. NO_BUILD=1 skips the build,
+# and BENCH_BIN_DIR=path takes `tradeoff` and `examples/slack_bench` from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
@@ -18,28 +21,30 @@ CONNECTIONS=${2:-50}
 SECRET=load-test-signing-secret
 PORT_SERVE=39301 PORT_BARE=39302 PORT_API=39303
 
-cargo build --release --quiet --bin tradeoff --example slack_bench
-BIN=${CARGO_TARGET_DIR:-target}/release
-DATA=$(mktemp -d)
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --bin tradeoff --example slack_bench
+BIN=${BENCH_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
+DATA=${DATA_DIR:-$(mktemp -d)}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   # serve stops cleanly on SIGTERM (the store finishes its queued writes): wait before
   # removing its data.
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$DATA"
+  [ -n "${DATA_DIR:-}" ] || rm -rf "$DATA"
 }
 trap cleanup EXIT
 
 taskset -c 0 "$BIN/examples/slack_bench" stand-in "127.0.0.1:$PORT_API" & PIDS+=($!)
 SLACK_SIGNING_SECRET=$SECRET taskset -c 1 "$BIN/examples/slack_bench" bare "127.0.0.1:$PORT_BARE" & PIDS+=($!)
 BARE_PID=$!
+SERVE_FROM=$(date +%s.%N)
 RUST_LOG=warn SLACK_SIGNING_SECRET=$SECRET SLACK_BOT_TOKEN=xoxb-load SLACK_API_URL="http://127.0.0.1:$PORT_API/api" \
   taskset -c 1 "${SERVE_BIN:-$BIN/tradeoff}" --data-dir "$DATA" serve --addr "127.0.0.1:$PORT_SERVE" & PIDS+=($!)
 SERVE_PID=$!
 for port in $PORT_SERVE $PORT_BARE $PORT_API; do
-  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 3000); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.01; done
 done
+echo "serve accepting connections $(echo "$(date +%s.%N) - $SERVE_FROM" | bc | cut -c1-5) s after it was started, RSS $(grep VmRSS "/proc/$SERVE_PID/status" | awk '{print $2, $3}')"
 
 export BODY="token=t&team_id=T0001&team_domain=example&channel_id=C0001&channel_name=load&user_id=U0001&user_name=load&command=%2Ftradeoff&text=start&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1%2F2&trigger_id=1.2.3&api_app_id=A1"
 export TS=$(date +%s)
