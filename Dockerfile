@@ -1,4 +1,5 @@
-# Build: a release binary from the locked dependencies.
+# Build: the distributed binary (profile dist: whole-program optimised) from the locked
+# dependencies.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 # The dependencies first, in a layer of their own, built against empty targets: a change to
@@ -8,14 +9,14 @@ RUN mkdir src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
     && echo 'fn main() {}' > benches/core.rs \
-    && cargo build --release --locked --bin tradeoff \
+    && cargo build --profile dist --locked --bin tradeoff \
     && rm -rf src benches
 COPY src src
 COPY benches benches
 COPY data data
 COPY prompts prompts
 # The copied sources keep their own times, which can be older than the empty targets' build.
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin tradeoff
+RUN touch src/main.rs src/lib.rs && cargo build --profile dist --locked --bin tradeoff
 
 # Run: a small image with the binary, the packs, and a volume for the store.
 FROM debian:bookworm-slim
@@ -25,7 +26,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tradeoff \
     && mkdir -p /data \
     && chown tradeoff /data
-COPY --from=build /src/target/release/tradeoff /usr/local/bin/tradeoff
+COPY --from=build /src/target/dist/tradeoff /usr/local/bin/tradeoff
 COPY data /app/data
 COPY prompts /app/prompts
 WORKDIR /app
