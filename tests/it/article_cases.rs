@@ -2,7 +2,7 @@
 //! article it comes from (quoted as the article has it), and says what a careful reader of
 //! that passage would sign: the recommendation, and where it matters, how settled it is.
 
-mod common;
+use crate::common;
 
 use common::{answers, shipped};
 use tradeoff::core::card::{outcome_card, Basis};

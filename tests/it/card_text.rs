@@ -1,7 +1,7 @@
 //! The summary card as the terminal shows it, compared with reviewed snapshots, so any
 //! change to a card shows up in review.
 
-mod common;
+use crate::common;
 
 use common::{answers, shipped};
 use tradeoff::core::card::{outcome_card, team_card, Basis};

@@ -1,7 +1,7 @@
 //! The real binary: `score`'s JSON contract and exit statuses, `packs`, and `chat` killed
 //! mid-way and resumed from the same data directory.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Output, Stdio};

@@ -1,7 +1,7 @@
 //! The conversation state machine: order, conditional questions, free text, clarifying
 //! re-asks, commands, and who answered what.
 
-mod common;
+use crate::common;
 
 use tradeoff::core::conversation::{Conversation, Event, Input, Next, State, Via};
 use tradeoff::core::ids::UserRef;

@@ -8,11 +8,10 @@
 //! Slack's retry headers, as Slack does with an event it got no 2xx for: once that
 //! redelivery is acknowledged, its answer must be there too.
 
-mod common;
-mod slack_support;
+use crate::common;
 
+use crate::slack_support::*;
 use serde_json::{json, Value};
-use slack_support::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -2,9 +2,7 @@
 //! limits held on cards and questions built from extreme inputs, and user text that can
 //! never mention anyone.
 
-mod discord_support;
-
-use discord_support::*;
+use crate::discord_support::*;
 use proptest::prelude::*;
 use serde_json::json;
 use tradeoff::core::card::{outcome_card, Basis, Card, CardItem, CardSection, ScoreLine};

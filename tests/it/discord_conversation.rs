@@ -3,10 +3,9 @@
 //! thread and the notice in the channel. Also: rate limits waited out, failures retried or
 //! set aside, and `discord-register`'s bulk overwrite.
 
-mod common;
-mod discord_support;
+use crate::common;
 
-use discord_support::*;
+use crate::discord_support::*;
 use serde_json::{json, Value};
 use serenity::model::channel::Message;
 use tradeoff::core::ids::Platform;

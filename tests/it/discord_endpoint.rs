@@ -2,9 +2,7 @@
 //! RFC 8032 test key: PING, refusals (401, 413, 400), `/tradeoff start`, button and menu
 //! clicks; and the gateway path reaching the same handler with the same payloads.
 
-mod discord_support;
-
-use discord_support::*;
+use crate::discord_support::*;
 use serde_json::{json, Value};
 use serenity::model::application::Interaction;
 use serenity::model::channel::Message;

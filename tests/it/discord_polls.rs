@@ -4,9 +4,7 @@
 //! admin only, the summary embed, deadlines and reminders on a controlled clock, anonymity
 //! checked in the store's raw trees, and polls in different channels and guilds kept apart.
 
-mod discord_support;
-
-use discord_support::*;
+use crate::discord_support::*;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

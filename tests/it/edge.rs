@@ -5,9 +5,9 @@
 //! malformed payloads, made from a fixed seed, never get a 5xx or cause a panic at the
 //! Slack and Discord endpoints.
 
-mod common;
-mod discord_support;
-mod slack_support;
+use crate::common;
+use crate::discord_support;
+use crate::slack_support;
 
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};

@@ -1,6 +1,6 @@
 //! The HTTP app: built by one function, driven without a socket and on a real one.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use http_body_util::BodyExt;

@@ -4,8 +4,7 @@
 //! platforms (once each platform's user ids are named by role): what follows a step is
 //! decided once, in the core, and the platforms only address and render it.
 
-mod discord_support;
-mod slack_support;
+use crate::slack_support;
 
 use serde_json::{json, Value};
 use tradeoff::core::ids::Platform;
@@ -91,7 +90,7 @@ fn queued(store: &dyn Store, platform: Platform) -> Vec<Value> {
 }
 
 async fn slack_script() -> Vec<Vec<Value>> {
-    use slack_support::*;
+    use crate::slack_support::*;
     let dir = tempfile::tempdir().unwrap();
     let stand_in = StandIn::start().await;
     let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
@@ -169,7 +168,7 @@ fn choice(call: &slack_support::Call, n: usize) -> (String, String, String) {
 }
 
 async fn discord_script() -> Vec<Vec<Value>> {
-    use discord_support::*;
+    use crate::discord_support::*;
     let standin = StandIn::start().await;
     let bot = TestBot::start(&standin).await;
     let start = fixture("command_start");

@@ -1,7 +1,7 @@
 //! Broken pack files: every kind of mistake stops loading with an error that names the file
 //! and the field, so an operator can fix the pack without reading code.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use tradeoff::core::pack::{parse_pack, PackError};

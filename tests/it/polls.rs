@@ -2,7 +2,7 @@
 //! answer, close (only by the creator or an admin), deadlines, recurring rounds across a
 //! daylight-saving change, restarts, downtime, crashes while posting, anonymity, isolation.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 use std::collections::BTreeMap;

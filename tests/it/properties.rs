@@ -3,7 +3,7 @@
 //! when it beats every option, and a confidence that says exactly what the open questions
 //! can still do (checked by enumerating every way of answering them).
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use tradeoff::core::pack::Pack;

@@ -2,11 +2,10 @@
 //! documented shapes) against a stand-in Web API on loopback; duplicates, retries and a
 //! restart between acknowledgement and post.
 
-mod common;
-mod slack_support;
+use crate::common;
 
+use crate::slack_support::*;
 use serde_json::{json, Value};
-use slack_support::*;
 use tempfile::TempDir;
 use tradeoff::core::ids::Platform;
 use tradeoff::outbox::Clock;

@@ -5,10 +5,8 @@
 //! only, the summary card, deadlines and reminders on a controlled clock, anonymity checked
 //! in the store's raw trees, and polls in different channels and workspaces kept apart.
 
-mod slack_support;
-
+use crate::slack_support::*;
 use serde_json::{json, Value};
-use slack_support::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tradeoff::core::ids::{ChannelId, Platform, PollId, WorkspaceId};

@@ -2,11 +2,10 @@
 //! loopback: a start it acknowledged while Slack was down survives the process being
 //! killed, or stopped, and its messages arrive once, in order, when the process is back.
 
-mod common;
-mod slack_support;
+use crate::common;
 
+use crate::slack_support::*;
 use serde_json::Value;
-use slack_support::*;
 use std::path::Path;
 use std::process::Child;
 use std::sync::mpsc::Receiver;

@@ -1,9 +1,7 @@
 //! Request signing: Slack's official test vector, and the endpoints refusing forged, stale,
 //! future, oversized and malformed requests without processing anything.
 
-mod slack_support;
-
-use slack_support::*;
+use crate::slack_support::*;
 use tempfile::TempDir;
 use tradeoff::core::ids::Platform;
 use tradeoff::slack::verify::{sign, verify, VerifyError};

@@ -2,11 +2,9 @@
 //! hands out a `ws://` URL on loopback, where a websocket server plays Slack's side (hello,
 //! envelopes, and reading the bot's acknowledgements).
 
-mod slack_support;
-
+use crate::slack_support::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use slack_support::*;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::net::TcpListener;

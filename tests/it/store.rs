@@ -1,7 +1,7 @@
 //! The sled store on real directories: conversations survive a restart exactly where they
 //! were, packs are versioned, a second process is refused, batches are atomic.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use tradeoff::core::conversation::{Input, Next, State};

@@ -3,8 +3,8 @@
 //! stays small on both platforms; these bounds catch a return to queuing rendered messages
 //! (Block Kit or Discord JSON, kilobytes each).
 
-mod discord_support;
-mod slack_support;
+use crate::discord_support;
+use crate::slack_support;
 
 use tradeoff::core::ids::Platform;
 use tradeoff::store::Store;

@@ -1,0 +1,34 @@
+//! The integration tests, gathered in one test binary: one link instead of one per file,
+//! and one copy of the crate and its dependencies on disk. Each file is a module; run one
+//! with `cargo test --test it <module>::`.
+
+mod common;
+mod discord_support;
+mod slack_support;
+
+mod article_cases;
+mod card_text;
+mod cli;
+mod conversation;
+mod core_boundary;
+mod crash;
+mod discord_cards;
+mod discord_conversation;
+mod discord_endpoint;
+mod discord_polls;
+mod edge;
+mod http;
+mod neutral_effects;
+mod outbox;
+mod pack_errors;
+mod polls;
+mod properties;
+mod slack_flow;
+mod slack_manifest;
+mod slack_polls;
+mod slack_process;
+mod slack_render;
+mod slack_signing;
+mod slack_socket;
+mod store;
+mod stored_bytes;
