@@ -13,7 +13,7 @@ use crate::packs::{self, Catalog, PacksError};
 use crate::store::{PackSource, SledStore};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -174,7 +174,9 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("tradeoff: {}", e.message);
+            if !e.message.is_empty() {
+                eprintln!("tradeoff: {}", e.message);
+            }
             e.code
         }
     }
@@ -290,19 +292,48 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 user: Some(user.as_str().into()),
             };
             let who = UserRef::new(user.clone(), user);
-            let stdin = std::io::stdin();
             let mut stdout = std::io::stdout();
-            crate::terminal::chat(
-                &app,
-                &key,
-                &who,
-                pack.as_deref(),
-                stdin.lock(),
-                &mut stdout,
-                now,
-            )
-            .map_err(Exit::fatal)?;
-            Ok(())
+            let ending = if std::io::stdin().is_terminal() && stdout.is_terminal() {
+                let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                let look = crate::terminal::Look::terminal(textwrap::termwidth(), color);
+                let mut editor = crate::terminal::Editor::new().map_err(Exit::fatal)?;
+                crate::terminal::chat(
+                    &app,
+                    &key,
+                    &who,
+                    pack.as_deref(),
+                    &mut editor,
+                    &mut stdout,
+                    look,
+                    now,
+                )
+            } else {
+                let mut piped = crate::terminal::Piped(std::io::stdin().lock().lines());
+                crate::terminal::chat(
+                    &app,
+                    &key,
+                    &who,
+                    pack.as_deref(),
+                    &mut piped,
+                    &mut stdout,
+                    crate::terminal::Look::PLAIN,
+                    now,
+                )
+            };
+            match ending {
+                // Ctrl-C: the conversation said so; the status says it too.
+                Ok(crate::terminal::Ending::Interrupted) => Err(Exit {
+                    code: 130,
+                    message: String::new(),
+                }),
+                Ok(_) => Ok(()),
+                Err(crate::terminal::ChatError::Io(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(Exit::fatal(e)),
+            }
         }
         Command::Score {
             answers,

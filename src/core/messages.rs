@@ -117,15 +117,26 @@ pub fn event_text(pack: &Pack, event: &Event) -> Option<String> {
         Event::Stale { .. } => {
             Some("That question has already been answered; this one is current.".into())
         }
-        Event::Help => Some(format!(
-            "Answer the current question with a button, its number, or in your own words. \
-             Commands: back (change the previous answer), skip, restart, cancel. Pack: {}.",
-            pack.title
-        )),
+        Event::Help => Some(help_text(pack, true)),
         Event::AlreadyOver => {
             Some("This decision is finished. Say restart to go through it again.".into())
         }
     }
+}
+
+/// The answer to `help` during a decision; `buttons` where the questions have them (not in
+/// a terminal).
+pub fn help_text(pack: &Pack, buttons: bool) -> String {
+    let with = if buttons {
+        "with a button, its number,"
+    } else {
+        "with its number, its label"
+    };
+    format!(
+        "Answer the current question {with} or in your own words. Commands: back (change the \
+         previous answer), skip, restart, cancel. Pack: {}.",
+        pack.title
+    )
 }
 
 /// "✓ Real-time, chosen by Ada"

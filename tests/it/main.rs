@@ -32,3 +32,4 @@ mod slack_signing;
 mod slack_socket;
 mod store;
 mod stored_bytes;
+mod terminal;
