@@ -23,6 +23,7 @@ mod outbox;
 mod pack_errors;
 mod polls;
 mod properties;
+mod readme;
 mod slack_flow;
 mod slack_manifest;
 mod slack_polls;
