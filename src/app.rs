@@ -232,6 +232,7 @@ impl App {
             );
             if saved(self.store.commit(batch))? {
                 update.conversation.version += 1;
+                crate::telemetry::decision_started(key.platform);
                 return Ok(update);
             }
         }
@@ -254,6 +255,7 @@ impl App {
         let (mut update, batch) = started(key, pack, version, by, now, 0, effects);
         let (_, durability) = self.store.commit_deferred(batch)?;
         update.conversation.version += 1;
+        crate::telemetry::decision_started(key.platform);
         Ok((update, durability))
     }
 
@@ -368,7 +370,8 @@ impl App {
                 effects: shown,
             };
             let outbox = effects(&update);
-            if changed || result.is_some() || !outbox.is_empty() {
+            let finished = result.is_some();
+            if changed || finished || !outbox.is_empty() {
                 let saved = self.store.commit(Batch {
                     conversation: changed.then(|| (key.clone(), update.conversation.clone())),
                     result,
@@ -383,6 +386,9 @@ impl App {
                 };
                 if changed {
                     update.conversation.version += 1;
+                }
+                if finished {
+                    crate::telemetry::decision_finished(key.platform);
                 }
             }
             return Ok(Some(update));

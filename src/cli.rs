@@ -83,6 +83,10 @@ pub enum Command {
     Serve {
         #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
         addr: String,
+        /// Serve Prometheus metrics on this address (its own listener, e.g. 127.0.0.1:9100);
+        /// off when not given.
+        #[arg(long, env = "TRADEOFF_METRICS_ADDR")]
+        metrics_addr: Option<String>,
         #[command(flatten)]
         slack: crate::slack::SlackArgs,
         #[command(flatten)]
@@ -358,13 +362,22 @@ fn run(cli: Cli) -> Result<(), Exit> {
         Command::CheckQuotes { source, pack } => check_quotes(packs_dir, &source, pack.as_deref()),
         Command::Serve {
             addr,
+            metrics_addr,
             slack,
             discord,
         } => {
             check_addr(&addr).map_err(Exit::usage)?;
+            let metrics_addr = metrics_addr
+                .map(|m| {
+                    m.parse::<std::net::SocketAddr>().map_err(|_| {
+                        Exit::usage(format!(
+                            "--metrics-addr {m:?} is not an IP address and port, like 127.0.0.1:9100"
+                        ))
+                    })
+                })
+                .transpose()?;
             let slack = slack.config().map_err(|e| Exit::usage(e.to_string()))?;
             let discord = discord.config().map_err(|e| Exit::usage(e.to_string()))?;
-            let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
             // Handlers do their durable writes on the blocking pool, where concurrent
             // writes share one flush. A modest pool keeps memory bounded under load;
             // past it, requests queue instead of spawning more threads.
@@ -373,8 +386,18 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 .max_blocking_threads(32)
                 .build()
                 .map_err(Exit::fatal)?;
+            if let Some(at) = metrics_addr {
+                let _in_runtime = runtime.enter();
+                crate::telemetry::install(at).map_err(Exit::fatal)?;
+                tracing::info!(%at, "metrics are served at http://{at}/metrics");
+            }
+            let app = Arc::new(open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?);
+            if metrics_addr.is_some() {
+                count_what_is_waiting(app.store.as_ref());
+                runtime.spawn(sample_polls(app.store.clone()));
+            }
             runtime
-                .block_on(serve(Arc::new(app), addr, slack, discord))
+                .block_on(serve(app, addr, slack, discord))
                 .map_err(Exit::fatal)
         }
         Command::SlackManifest { url, socket_mode } => {
@@ -391,6 +414,29 @@ fn run(cli: Cli) -> Result<(), Exit> {
         Command::DiscordRegister { guild, discord } => {
             discord_register(packs_dir, guild.as_deref(), &discord)
         }
+    }
+}
+
+/// The messages already queued when `serve` starts, for the outbox's depth.
+fn count_what_is_waiting(store: &dyn crate::store::Store) {
+    for platform in [Platform::Slack, Platform::Discord] {
+        match store.outbox_pending(platform) {
+            Ok(waiting) => crate::telemetry::outbox_moved(platform, waiting.len() as f64),
+            Err(e) => tracing::warn!(%platform, "metrics: cannot count the queued messages: {e}"),
+        }
+    }
+}
+
+/// Every 15 s, how many team polls are open.
+async fn sample_polls(store: Arc<dyn crate::store::Store>) {
+    loop {
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.open_polls()).await {
+            Ok(Ok(polls)) => crate::telemetry::polls_open(polls.len()),
+            Ok(Err(e)) => tracing::warn!("metrics: cannot count the open polls: {e}"),
+            Err(_) => return,
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     }
 }
 

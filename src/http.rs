@@ -61,7 +61,31 @@ pub fn router(state: HttpState) -> Router {
             crate::discord::http::MAX_BODY,
         ));
     }
-    catching_panics(router)
+    catching_panics(router).layer(axum::middleware::from_fn(measured))
+}
+
+/// The endpoints the metrics name; any other path is "other", so a label never holds
+/// what a client put in a URL.
+const ENDPOINTS: &[&str] = &[
+    "/healthz",
+    "/slack/commands",
+    "/slack/interactions",
+    "/slack/events",
+    "/discord/interactions",
+];
+
+/// Counts each request by endpoint and status, and how long its answer took.
+async fn measured(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let endpoint = ENDPOINTS
+        .iter()
+        .find(|e| **e == path)
+        .copied()
+        .unwrap_or("other");
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    crate::telemetry::request(endpoint, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// `router`, answering a request whose handler panicked with a 500 and logging why, where

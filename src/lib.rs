@@ -31,4 +31,5 @@ pub mod polls;
 pub mod secret;
 pub mod slack;
 pub mod store;
+pub mod telemetry;
 pub mod terminal;

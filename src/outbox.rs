@@ -10,6 +10,7 @@
 
 use crate::core::ids::Platform;
 use crate::store::{Batch, NewOutbox, OutboxEntry, Store, StoreError};
+use crate::telemetry;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -368,10 +369,12 @@ impl Outbox {
                 };
                 match sender.send(&op).await {
                     Delivery::Sent(produced) => {
+                        telemetry::delivery(self.platform, "sent");
                         let produced = entry.message.produces.as_deref().zip(produced.as_deref());
                         match self.store.outbox_delivered(entry.id, produced) {
                             Ok(()) => {
                                 self.queue().pending.remove(&entry.id);
+                                telemetry::outbox_moved(self.platform, -1.0);
                             }
                             Err(e) => {
                                 tracing::error!(
@@ -384,6 +387,7 @@ impl Outbox {
                         pass.sent += 1;
                     }
                     Delivery::Retry { after_ms, error } => {
+                        telemetry::delivery(self.platform, "retried");
                         entry.attempts += 1;
                         let wait = after_ms.unwrap_or_else(|| backoff_ms(entry.attempts - 1));
                         entry.not_before_ms = clock.now_ms() + wait;
@@ -406,13 +410,30 @@ impl Outbox {
                 }
             }
         }
+        self.oldest_age(clock);
         pass
     }
 
+    /// Tells the metrics how long the oldest entry still queued has waited: the first of
+    /// the window, which is read in the order entries were queued.
+    fn oldest_age(&self, clock: &dyn Clock) {
+        let oldest = self
+            .queue()
+            .pending
+            .values()
+            .next()
+            .map(|e| e.queued_ms)
+            .filter(|&q| q > 0);
+        let age_ms = oldest.map_or(0, |q| (clock.now_ms() - q).max(0));
+        telemetry::outbox_oldest(self.platform, Duration::from_millis(age_ms as u64));
+    }
+
     fn refuse(&self, entry: &OutboxEntry, reason: &str, pass: &mut Pass) {
+        telemetry::delivery(self.platform, "refused");
         tracing::error!(id = entry.id, lane = %entry.message.lane, "message refused for good, kept aside: {reason}");
-        if let Err(e) = self.store.outbox_dead(entry, reason) {
-            tracing::error!(id = entry.id, "cannot set the refused message aside: {e}");
+        match self.store.outbox_dead(entry, reason) {
+            Ok(()) => telemetry::outbox_moved(self.platform, -1.0),
+            Err(e) => tracing::error!(id = entry.id, "cannot set the refused message aside: {e}"),
         }
         self.queue().pending.remove(&entry.id);
         pass.refused += 1;

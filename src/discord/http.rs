@@ -44,6 +44,7 @@ async fn interactions(
         bot.now(),
     ) {
         tracing::warn!("refused a Discord interaction: {why}");
+        crate::telemetry::signature_refused(crate::core::ids::Platform::Discord);
         return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {

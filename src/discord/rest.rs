@@ -107,6 +107,7 @@ impl Rest {
             .unwrap_or("")
             .to_owned();
         if status.as_u16() == 429 {
+            crate::telemetry::rate_limited(crate::core::ids::Platform::Discord);
             let body_wait = json
                 .as_ref()
                 .and_then(|j| j.get("retry_after"))

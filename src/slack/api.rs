@@ -247,10 +247,13 @@ pub async fn answered<T>(
 /// What an error from the client means for the outbox.
 pub fn classify(error: SlackClientError) -> Delivery {
     match error {
-        SlackClientError::RateLimitError(e) => Delivery::Retry {
-            after_ms: e.retry_after.map(|d| d.as_millis() as i64),
-            error: format!("rate limited ({})", e.code.as_deref().unwrap_or("429")),
-        },
+        SlackClientError::RateLimitError(e) => {
+            crate::telemetry::rate_limited(crate::core::ids::Platform::Slack);
+            Delivery::Retry {
+                after_ms: e.retry_after.map(|d| d.as_millis() as i64),
+                error: format!("rate limited ({})", e.code.as_deref().unwrap_or("429")),
+            }
+        }
         SlackClientError::ApiError(e) if TRANSIENT.contains(&e.code.as_str()) => Delivery::Retry {
             after_ms: None,
             error: format!("ok:false {}", e.code),

@@ -54,7 +54,10 @@ enum Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let status = match &self {
-            Rejection::Unsigned(_) => StatusCode::UNAUTHORIZED,
+            Rejection::Unsigned(_) => {
+                crate::telemetry::signature_refused(crate::core::ids::Platform::Slack);
+                StatusCode::UNAUTHORIZED
+            }
             Rejection::Malformed(_) => StatusCode::BAD_REQUEST,
             Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

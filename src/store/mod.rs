@@ -150,6 +150,10 @@ pub struct OutboxEntry {
     /// Milliseconds since the epoch before which the entry waits (a 429's Retry-After).
     pub not_before_ms: i64,
     pub last_error: Option<String>,
+    /// When it was queued, in milliseconds since the epoch (0 in entries queued before
+    /// this was kept).
+    #[serde(default)]
+    pub queued_ms: i64,
 }
 
 /// How an [`OutboxEntry`] is read back. `#[serde(flatten)]` writes the flat object well,
@@ -165,6 +169,8 @@ struct StoredEntry {
     attempts: u32,
     not_before_ms: i64,
     last_error: Option<String>,
+    #[serde(default)]
+    queued_ms: i64,
 }
 
 impl From<StoredEntry> for OutboxEntry {
@@ -180,6 +186,7 @@ impl From<StoredEntry> for OutboxEntry {
             attempts: e.attempts,
             not_before_ms: e.not_before_ms,
             last_error: e.last_error,
+            queued_ms: e.queued_ms,
         }
     }
 }

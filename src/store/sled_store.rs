@@ -14,6 +14,7 @@ use super::{
 use crate::core::conversation::Conversation;
 use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, PollId, WorkspaceId};
 use crate::core::poll::{Poll, PollState};
+use crate::telemetry;
 use fs2::FileExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -188,6 +189,9 @@ impl SledStore {
             ops.push(Op::put(RESULTS, result_key(r), encode(r)));
         }
         let mut ids = Vec::with_capacity(batch.outbox.len());
+        let queued_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for message in batch.outbox {
             let entry = OutboxEntry {
                 id: *next,
@@ -195,6 +199,7 @@ impl SledStore {
                 attempts: 0,
                 not_before_ms: 0,
                 last_error: None,
+                queued_ms,
             };
             *next += 1;
             ids.push(entry.id);
@@ -348,11 +353,24 @@ fn result_key(record: &ResultRecord) -> Vec<u8> {
 
 impl Store for SledStore {
     fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>> {
-        self.writer.write(self.numbered(batch))
+        let started = std::time::Instant::now();
+        let queued = queued_per_platform(&batch);
+        let written = self.writer.write(self.numbered(batch));
+        telemetry::store_write(started.elapsed());
+        if written.is_ok() {
+            queued.count();
+        }
+        written
     }
 
     fn commit_deferred(&self, batch: Batch) -> StoreResult<(Vec<u64>, Durability)> {
-        self.writer.write_later(self.numbered(batch))
+        let queued = queued_per_platform(&batch);
+        let written = self.writer.write_later(self.numbered(batch));
+        // Counted when the write is accepted: a sync that fails stops the store for good.
+        if written.is_ok() {
+            queued.count();
+        }
+        written
     }
 
     fn outbox_pending_after(
@@ -631,6 +649,28 @@ impl Store for SledStore {
                 .map(|(_, b)| decode("result", &b))
                 .transpose()
         })
+    }
+}
+
+/// How many messages a batch queues for each platform, for the outbox's depth.
+struct Queued(Vec<(Platform, usize)>);
+
+fn queued_per_platform(batch: &Batch) -> Queued {
+    let mut per: Vec<(Platform, usize)> = Vec::new();
+    for m in &batch.outbox {
+        match per.iter_mut().find(|(p, _)| *p == m.platform) {
+            Some((_, n)) => *n += 1,
+            None => per.push((m.platform, 1)),
+        }
+    }
+    Queued(per)
+}
+
+impl Queued {
+    fn count(self) {
+        for (platform, n) in self.0 {
+            telemetry::outbox_moved(platform, n as f64);
+        }
     }
 }
 

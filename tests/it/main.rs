@@ -18,6 +18,7 @@ mod discord_endpoint;
 mod discord_polls;
 mod edge;
 mod http;
+mod metrics;
 mod neutral_effects;
 mod outbox;
 mod pack_errors;

@@ -260,14 +260,21 @@ fn outbox_entries_keep_their_stored_layout() {
         })
         .unwrap();
     let outbox = store.db().open_tree("outbox").unwrap();
-    let stored: Value =
+    let mut stored: Value =
         serde_json::from_slice(&outbox.get(ids[0].to_be_bytes()).unwrap().unwrap()).unwrap();
+    // When it was queued: now, give or take the test's run.
+    let queued_ms = stored["queued_ms"].take().as_i64().unwrap();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    assert!(
+        (now_ms - 60_000..=now_ms).contains(&queued_ms),
+        "{queued_ms}"
+    );
     assert_eq!(
         stored,
         json!({
             "id": ids[0], "platform": "slack", "lane": "slack|T1|C1|1.0", "op": op,
             "produces": "slack|T1|C1|1.0|parent", "attempts": 0, "not_before_ms": 0,
-            "last_error": null,
+            "last_error": null, "queued_ms": null,
         })
     );
 
