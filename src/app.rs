@@ -146,11 +146,17 @@ pub(crate) fn saved(written: Result<Vec<u64>, StoreError>) -> Result<bool, AppEr
 pub struct App {
     pub store: Arc<dyn Store>,
     pub catalog: Catalog,
+    /// What the platforms' background parts report about themselves (`/readyz`).
+    pub readiness: crate::readiness::Readiness,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, catalog: Catalog) -> Self {
-        App { store, catalog }
+        App {
+            store,
+            catalog,
+            readiness: crate::readiness::Readiness::default(),
+        }
     }
 
     /// The pack named by the user, or the default one.

@@ -92,13 +92,17 @@ pub enum Command {
         #[command(flatten)]
         discord: crate::discord::DiscordArgs,
     },
-    /// Ask a running `serve` whether it is up (for container and service health checks):
-    /// exits 0 when its `/healthz` answers ok, 1 otherwise.
+    /// Ask a running `serve` whether it is ready (for container and service health
+    /// checks): prints each part (the store, each platform's token and connection, the
+    /// outbox) and exits 0 when all are ready, 1 otherwise, saying why.
     Health {
         /// Where `serve` listens; an unspecified address (0.0.0.0, [::]) is asked on
-        /// loopback.
+        /// loopback. A URL (http://host:3000) works too.
         #[arg(long, env = "TRADEOFF_ADDR", default_value = "0.0.0.0:3000")]
         addr: String,
+        /// Only whether the process answers (`/healthz`), not whether it can do its work.
+        #[arg(long)]
+        live: bool,
     },
     /// Print the Slack app manifest (JSON) to paste into "Create an app → From a manifest".
     SlackManifest {
@@ -410,7 +414,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
             writeln!(std::io::stdout().lock(), "{json}")
                 .map_err(|e| Exit::fatal(format!("cannot print the manifest: {e}")))
         }
-        Command::Health { addr } => health(&addr),
+        Command::Health { addr, live } => health(&addr, live),
         Command::DiscordRegister { guild, discord } => {
             discord_register(packs_dir, guild.as_deref(), &discord)
         }
@@ -465,9 +469,8 @@ fn check_addr(addr: &str) -> Result<(), String> {
     }
 }
 
-/// The health endpoint of a `serve` listening on `addr` (as `--addr` takes it, or a URL
-/// such as `http://host:3000`), asked on loopback when `addr` is unspecified (listening
-/// everywhere).
+/// Where to ask a `serve` listening on `addr` (as `--addr` takes it, or a URL such as
+/// `http://host:3000`): on loopback when `addr` is unspecified (listening everywhere).
 fn health_url(addr: &str) -> Result<String, String> {
     let (scheme, addr) = match addr.split_once("://") {
         Some((scheme @ ("http" | "https"), rest)) => (scheme, rest.trim_end_matches('/')),
@@ -476,7 +479,7 @@ fn health_url(addr: &str) -> Result<String, String> {
     };
     check_addr(addr)?;
     let Ok(mut at) = addr.parse::<std::net::SocketAddr>() else {
-        return Ok(format!("{scheme}://{addr}/healthz"));
+        return Ok(format!("{scheme}://{addr}"));
     };
     if at.ip().is_unspecified() {
         at.set_ip(match at {
@@ -484,18 +487,19 @@ fn health_url(addr: &str) -> Result<String, String> {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    Ok(format!("{scheme}://{at}/healthz"))
+    Ok(format!("{scheme}://{at}"))
 }
 
-/// `tradeoff health`: asks `serve`'s `/healthz`, without touching the store (which the
-/// running `serve` holds).
-fn health(addr: &str) -> Result<(), Exit> {
-    let url = health_url(addr).map_err(Exit::usage)?;
+/// `tradeoff health`: asks `serve`'s `/readyz` (or with `live`, `/healthz`), without
+/// touching the store (which the running `serve` holds).
+fn health(addr: &str, live: bool) -> Result<(), Exit> {
+    let base = health_url(addr).map_err(Exit::usage)?;
+    let url = format!("{base}{}", if live { "/healthz" } else { "/readyz" });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Exit::fatal)?;
-    let answer: Result<serde_json::Value, String> = runtime.block_on(async {
+    let answer: Result<(u16, serde_json::Value), String> = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(HEALTH_TIMEOUT)
             .build()
@@ -508,21 +512,43 @@ fn health(addr: &str) -> Result<(), Exit> {
             }
             cause.to_string()
         })?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("it answered {status}"));
-        }
-        response.json().await.map_err(|e| e.to_string())
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, body))
     });
-    match answer {
-        Ok(body) if body["status"] == "ok" => {
-            println!("tradeoff at {url} is up: {body}");
-            Ok(())
-        }
-        Ok(body) => Err(Exit::fatal(format!("tradeoff at {url} is not ok: {body}"))),
-        Err(e) => Err(Exit::fatal(format!(
-            "tradeoff at {url} does not answer: {e}"
-        ))),
+    let (status, body) =
+        answer.map_err(|e| Exit::fatal(format!("tradeoff at {url} does not answer: {e}")))?;
+    if live {
+        return if status == 200 && body["status"] == "ok" {
+            print(&format!("tradeoff at {base} is up\n"))
+        } else {
+            Err(Exit::fatal(format!(
+                "tradeoff at {url} answered {status}: {body}"
+            )))
+        };
+    }
+    let parts = body["parts"].as_object().cloned().unwrap_or_default();
+    let mut report = String::new();
+    for (name, part) in &parts {
+        let state = if part["ready"] == true {
+            "ready"
+        } else {
+            "NOT READY"
+        };
+        let detail = part["detail"].as_str().unwrap_or("");
+        report.push_str(&format!("  {name}: {state}: {detail}\n"));
+    }
+    if status == 200 && body["status"] == "ready" {
+        print(&format!("tradeoff at {base} is ready\n{report}"))
+    } else if parts.is_empty() {
+        Err(Exit::fatal(format!(
+            "tradeoff at {url} answered {status}: {body}"
+        )))
+    } else {
+        Err(Exit::fatal(format!(
+            "tradeoff at {base} is not ready\n{}",
+            report.trim_end()
+        )))
     }
 }
 
@@ -817,23 +843,20 @@ mod tests {
     #[test]
     fn health_is_asked_on_loopback_when_serve_listens_everywhere() {
         for (addr, url) in [
-            ("0.0.0.0:3000", "http://127.0.0.1:3000/healthz"),
-            ("[::]:8080", "http://[::1]:8080/healthz"),
-            ("10.0.0.7:3000", "http://10.0.0.7:3000/healthz"),
-            ("localhost:3000", "http://localhost:3000/healthz"),
+            ("0.0.0.0:3000", "http://127.0.0.1:3000"),
+            ("[::]:8080", "http://[::1]:8080"),
+            ("10.0.0.7:3000", "http://10.0.0.7:3000"),
+            ("localhost:3000", "http://localhost:3000"),
         ] {
             assert_eq!(health_url(addr).unwrap(), url);
         }
         let error = health_url("localhost").unwrap_err();
         assert!(error.contains("\"localhost\""), "{error}");
         // A URL, as it is often written, is asked as given: never http://http://.
-        assert_eq!(
-            health_url("http://host:3000").unwrap(),
-            "http://host:3000/healthz"
-        );
+        assert_eq!(health_url("http://host:3000").unwrap(), "http://host:3000");
         assert_eq!(
             health_url("https://host:3000/").unwrap(),
-            "https://host:3000/healthz"
+            "https://host:3000"
         );
         assert!(health_url("ftp://host:3000").is_err());
         assert!(health_url("nonsense").is_err());

@@ -46,7 +46,9 @@ pub struct HttpState {
 }
 
 pub fn router(state: HttpState) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
     if let Some(slack) = state.slack.clone() {
         router = router.merge(bounded(
             crate::slack::http::routes(slack),
@@ -68,6 +70,7 @@ pub fn router(state: HttpState) -> Router {
 /// what a client put in a URL.
 const ENDPOINTS: &[&str] = &[
     "/healthz",
+    "/readyz",
     "/slack/commands",
     "/slack/interactions",
     "/slack/events",
@@ -198,4 +201,95 @@ async fn healthz(
         .map(|(p, v)| format!("{}@{v}", p.id))
         .collect();
     Json(serde_json::json!({ "status": "ok", "packs": packs }))
+}
+
+/// How long `/readyz` waits for the store to answer a read.
+const STORE_ANSWERS_WITHIN: Duration = Duration::from_secs(1);
+/// A queued message that has waited longer than this makes the outbox not ready.
+const OUTBOX_STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Readiness: `200 {"status":"ready","parts":{...}}`, or `503` with `"not ready"` and the
+/// reason in each part that is not. The store must answer a read within a second (a read
+/// waits for a flush in progress, so a stalled disk shows here, and a store stopped by a
+/// failed flush refuses it); the outbox must have nothing that has waited 15 minutes; the
+/// platforms report their own parts (tokens accepted, connections up).
+async fn readyz(axum::extract::State(state): axum::extract::State<HttpState>) -> Response {
+    let mut parts = state.app.readiness.parts();
+    let store = state.app.store.clone();
+    let probe = tokio::task::spawn_blocking(move || {
+        let oldest: Vec<(crate::core::ids::Platform, Option<i64>)> = [
+            crate::core::ids::Platform::Slack,
+            crate::core::ids::Platform::Discord,
+        ]
+        .into_iter()
+        .map(|p| {
+            let first = store.outbox_pending_after(p, None, 1)?;
+            Ok((p, first.first().map(|e| e.queued_ms)))
+        })
+        .collect::<Result<_, crate::store::StoreError>>()?;
+        Ok::<_, crate::store::StoreError>(oldest)
+    });
+    let part = |ready: bool, detail: String| crate::readiness::Part { ready, detail };
+    match tokio::time::timeout(STORE_ANSWERS_WITHIN, probe).await {
+        Ok(Ok(Ok(oldest))) => {
+            parts.insert("store", part(true, "answers reads".into()));
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let waits: Vec<(String, Duration)> = oldest
+                .into_iter()
+                .filter_map(|(p, q)| q.map(|q| (p.to_string(), q)))
+                .map(|(p, q)| (p, Duration::from_millis((now_ms - q).max(0) as u64)))
+                .collect();
+            let stuck = waits.iter().any(|(_, w)| *w > OUTBOX_STUCK_AFTER);
+            let detail = if waits.is_empty() {
+                "nothing queued".to_owned()
+            } else {
+                let said: Vec<String> = waits
+                    .iter()
+                    .map(|(p, w)| {
+                        format!(
+                            "{p}: the oldest queued message has waited {} s",
+                            w.as_secs()
+                        )
+                    })
+                    .collect();
+                let mut detail = said.join("; ");
+                if stuck {
+                    detail.push_str(" (the log says why its deliveries fail)");
+                }
+                detail
+            };
+            parts.insert("outbox", part(!stuck, detail));
+        }
+        Ok(Ok(Err(e))) => {
+            parts.insert("store", part(false, e.to_string()));
+        }
+        Ok(Err(e)) => {
+            parts.insert("store", part(false, format!("the read failed: {e}")));
+        }
+        Err(_) => {
+            parts.insert(
+                "store",
+                part(
+                    false,
+                    format!(
+                        "did not answer a read within {} s: the disk may be stalled",
+                        STORE_ANSWERS_WITHIN.as_secs()
+                    ),
+                ),
+            );
+        }
+    }
+    let ready = parts.values().all(|p| p.ready);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "parts": parts,
+    });
+    (status, Json(body)).into_response()
 }

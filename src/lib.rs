@@ -28,6 +28,7 @@ pub mod http;
 pub mod outbox;
 pub mod packs;
 pub mod polls;
+pub mod readiness;
 pub mod secret;
 pub mod slack;
 pub mod store;

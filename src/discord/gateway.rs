@@ -7,7 +7,7 @@
 
 use super::handler::DiscordBot;
 use crate::outbox::Delivery;
-use serenity::all::{GatewayIntents, Ready};
+use serenity::all::{ConnectionStage, GatewayIntents, Ready, ShardStageUpdateEvent};
 use serenity::async_trait;
 use serenity::client::{Context, EventHandler};
 use serenity::model::application::Interaction;
@@ -62,6 +62,21 @@ impl EventHandler for Gateway {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "connected to the Discord gateway");
         self.bot.set_bot_user_id(ready.user.id.to_string());
+        self.bot
+            .app
+            .readiness
+            .set(PART, true, "connected to the gateway");
+    }
+
+    /// A dropped connection (serenity reconnects by itself) is not ready until it is back.
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        let connected = event.new == ConnectionStage::Connected;
+        let detail = if connected {
+            "connected to the gateway".to_owned()
+        } else {
+            format!("the gateway connection is {:?}", event.new).to_lowercase()
+        };
+        self.bot.app.readiness.set(PART, connected, detail);
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
@@ -82,6 +97,9 @@ pub fn intents(message_content: bool) -> GatewayIntents {
     }
     intents
 }
+
+/// The readiness part of the gateway connection.
+pub const PART: &str = "discord_gateway";
 
 /// Connects and runs until the connection fails for good.
 pub async fn run(

@@ -60,7 +60,16 @@ pub fn spawn(
     background.spawn(bot.outbox.clone().run(sender, clock, async move {
         let _ = outbox_stop.wait_for(|stop| *stop).await;
     }));
+    if bot.verifier.is_some() {
+        app.readiness.set(
+            "discord_endpoint",
+            true,
+            "POST /discord/interactions, checked with DISCORD_PUBLIC_KEY",
+        );
+    }
     if let Some(token) = config.token.clone() {
+        app.readiness
+            .set(gateway::PART, false, "connecting to the gateway");
         let gateway = gateway::Gateway { bot: bot.clone() };
         let api_url = config.api_url.clone();
         let message_content = config.message_content;
@@ -68,9 +77,12 @@ pub fn spawn(
         tokio::spawn(async move {
             tokio::select! {
                 result = gateway::run(gateway, token.expose(), &api_url, message_content) => {
-                    if let Err(e) = result {
-                        tracing::error!("{e}");
-                    }
+                    let why = match result {
+                        Err(e) => e,
+                        Ok(()) => "the gateway connection ended".into(),
+                    };
+                    tracing::error!("{why}; restart serve once it is fixed");
+                    app.readiness.set(gateway::PART, false, why);
                 }
                 _ = gateway_stop.wait_for(|stop| *stop) => {}
             }

@@ -305,8 +305,11 @@ fn serve_starts_without_platforms_answers_health_and_stops_on_sigterm() {
     };
     let up = health();
     assert!(up.status.success(), "{}", stderr(&up));
+    let said = String::from_utf8_lossy(&up.stdout);
     assert!(
-        String::from_utf8_lossy(&up.stdout).contains("is up"),
+        said.contains("is ready")
+            && said.contains("store: ready")
+            && said.contains("outbox: ready"),
         "{up:?}"
     );
     let status = common::stop(&mut child, "-TERM");
@@ -433,7 +436,7 @@ fn a_mistyped_address_exits_2_and_health_takes_a_url() {
     assert_eq!(out.status.code(), Some(1));
     let e = stderr(&out);
     assert!(
-        e.contains(&format!(" http://127.0.0.1:{port}/healthz ")),
+        e.contains(&format!(" http://127.0.0.1:{port}/readyz ")),
         "{e}"
     );
     assert!(!e.contains("http://http://"), "{e}");

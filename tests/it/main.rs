@@ -24,6 +24,7 @@ mod outbox;
 mod pack_errors;
 mod polls;
 mod properties;
+mod readiness;
 mod readme;
 mod slack_flow;
 mod slack_manifest;
