@@ -33,6 +33,36 @@ pub enum PollAction {
 
 /// What a platform posts for a poll. Each method returns the outbox messages to save with
 /// the change.
+/// A queued reminder as it stands when it is sent: the poll, if it is still open at the
+/// round the reminder was queued for, and the respondent keys of everyone who has answered
+/// by now (`answered`, those the reminder was queued with, and those since). `Ok(None)`:
+/// the poll moved on, and the reminder is not sent.
+pub fn reminder_due(
+    store: &dyn crate::store::Store,
+    id: &PollId,
+    round: u32,
+    answered: &serde_json::Value,
+) -> Result<Option<(Poll, std::collections::BTreeSet<String>)>, crate::store::StoreError> {
+    let poll = store.poll(id)?;
+    let Some(poll) =
+        poll.filter(|p| p.state == crate::core::poll::PollState::Open && p.round == round)
+    else {
+        tracing::info!(poll = %id, "the poll moved on before its reminder went out");
+        return Ok(None);
+    };
+    let mut keys: std::collections::BTreeSet<String> = answered
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect();
+    match store.poll_responses(&poll.id, poll.round) {
+        Ok(responses) => keys.extend(responses.into_iter().map(|(k, _)| k)),
+        Err(e) => tracing::warn!(poll = %id, "reminder: cannot read the answers: {e}"),
+    }
+    Ok(Some((poll, keys)))
+}
+
 pub trait PollPresenter: Send + Sync + 'static {
     /// The poll message: the question, an Answer button, the participation count.
     fn opened(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox>;

@@ -29,7 +29,7 @@ use crate::core::messages::{
     poll_privacy, prompt, POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
-use crate::core::poll::{Poll, PollState, RoundResult};
+use crate::core::poll::{Poll, RoundResult};
 use crate::outbox::ref_placeholder;
 use crate::polls::{PollAction, PollPresenter};
 use crate::store::{NewOutbox, Store};
@@ -271,25 +271,13 @@ pub fn reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>,
     let Some(remind) = queued.get(REMIND) else {
         return Ok(None);
     };
-    let id = remind["poll"].as_str().unwrap_or_default();
+    let id = PollId::new(remind["poll"].as_str().unwrap_or_default());
     let round = remind["round"].as_u64().unwrap_or(0) as u32;
-    let poll = store
-        .poll(&PollId::new(id))
+    let due = crate::polls::reminder_due(store, &id, round, &remind["answered"])
         .map_err(|e| format!("store: {e}"))?;
-    let Some(poll) = poll.filter(|p| p.state == PollState::Open && p.round == round) else {
-        tracing::info!(poll = %id, "the poll moved on before its reminder went out");
+    let Some((poll, answered)) = due else {
         return Ok(None);
     };
-    let mut answered: BTreeSet<String> = remind["answered"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|k| k.as_str().map(str::to_owned))
-        .collect();
-    match store.poll_responses(&poll.id, poll.round) {
-        Ok(responses) => answered.extend(responses.into_iter().map(|(k, _)| k)),
-        Err(e) => tracing::warn!(poll = %id, "reminder: cannot read the answers: {e}"),
-    }
     let mention = not_answered(store, &poll, &answered);
     let closes = poll
         .closes_at

@@ -30,14 +30,14 @@ use crate::core::messages::{
     POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
-use crate::core::poll::{human_duration, Poll, PollState, RoundResult};
+use crate::core::poll::{human_duration, Poll, RoundResult};
 use crate::core::score::Answers;
 use crate::outbox::{ref_placeholder, Delivery};
 use crate::polls::{PollAction, PollPresenter};
 use crate::store::{NewOutbox, Store};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -755,24 +755,16 @@ pub(super) async fn send_reminder(
     };
     let round = body["round"].as_u64().unwrap_or(0) as u32;
     let channel = body["channel"].as_str().unwrap_or_default();
-    let poll = store.poll(&id).map_err(|e| Delivery::Retry {
-        after_ms: None,
-        error: format!("store: {e}"),
-    })?;
-    let Some(poll) = poll.filter(|p| p.state == PollState::Open && p.round == round) else {
-        tracing::info!(poll = %id, "the poll moved on before its reminder went out");
+    let due =
+        crate::polls::reminder_due(store.as_ref(), &id, round, &body["answered"]).map_err(|e| {
+            Delivery::Retry {
+                after_ms: None,
+                error: format!("store: {e}"),
+            }
+        })?;
+    let Some((poll, answered)) = due else {
         return Ok(None);
     };
-    let mut answered: BTreeSet<String> = body["answered"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|k| k.as_str().map(str::to_owned))
-        .collect();
-    match store.poll_responses(&poll.id, poll.round) {
-        Ok(responses) => answered.extend(responses.into_iter().map(|(k, _)| k)),
-        Err(e) => tracing::warn!(poll = %id, "reminder: cannot read the answers: {e}"),
-    }
     let session = client.open_session(token);
     let mut members = Vec::new();
     let mut cursor: Option<SlackCursorId> = None;
