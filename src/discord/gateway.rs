@@ -114,13 +114,46 @@ pub async fn run(
         // waited out by our own REST client and outbox.
         builder = builder.proxy(api_url).ratelimiter_disabled(true);
     }
+    let bot = gateway.bot.clone();
     let mut client =
         serenity::client::ClientBuilder::new_with_http(builder.build(), intents(message_content))
             .event_handler(gateway)
             .await
             .map_err(|e| format!("cannot set up the Discord client: {e}"))?;
-    client
+    let watching = tokio::spawn(watch(client.shard_manager.clone(), bot));
+    let ran = client
         .start()
         .await
-        .map_err(|e| format!("the Discord gateway stopped: {e}"))
+        .map_err(|e| format!("the Discord gateway stopped: {e}"));
+    watching.abort();
+    ran
+}
+
+/// Reports the shard's connection every second. A connection serenity restarts (closed
+/// by Discord, or failing to resume) has no runner until it is connected again: not
+/// ready meanwhile. (While serenity resumes a session in place, its runner keeps the
+/// stage it had; that shows only once the resume fails.)
+async fn watch(
+    manager: std::sync::Arc<serenity::gateway::ShardManager>,
+    bot: std::sync::Arc<super::DiscordBot>,
+) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let stage = manager
+            .runners
+            .lock()
+            .await
+            .values()
+            .next()
+            .map(|r| r.stage);
+        let (ready, detail) = match stage {
+            Some(ConnectionStage::Connected) => (true, "connected to the gateway".to_owned()),
+            Some(stage) => (
+                false,
+                format!("the gateway connection is {stage:?}").to_lowercase(),
+            ),
+            None => (false, "reconnecting to the gateway".to_owned()),
+        };
+        bot.app.readiness.set(PART, ready, detail);
+    }
 }

@@ -15,6 +15,7 @@ mod crash;
 mod discord_cards;
 mod discord_conversation;
 mod discord_endpoint;
+mod discord_gateway;
 mod discord_polls;
 mod edge;
 mod http;

@@ -55,6 +55,7 @@ struct StandInState {
     calls: Mutex<Vec<Call>>,
     forced: Mutex<VecDeque<(u16, Value, Option<String>)>>,
     next_id: AtomicU64,
+    gateway_url: Mutex<Option<String>>,
 }
 
 /// Discord's REST API, as far as the bot uses it.
@@ -79,6 +80,11 @@ impl StandIn {
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
+    }
+
+    /// What `GET /gateway` answers as the gateway's URL.
+    pub fn set_gateway_url(&self, url: &str) {
+        *self.state.gateway_url.lock().unwrap() = Some(url.to_owned());
     }
 
     /// The next request gets this status and body (and `Retry-After` header) instead.
@@ -163,6 +169,10 @@ async fn answer(
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let json = |v: Value| axum::Json(v).into_response();
     match (method.as_str(), parts.as_slice()) {
+        // Where the gateway is: a websocket stand-in of the test's, when it set one.
+        ("GET", ["gateway"]) => json(json!({
+            "url": state.gateway_url.lock().unwrap().clone().unwrap_or_default()
+        })),
         ("GET", ["webhooks", app, _token, "messages", "@original"]) if *app == APP_ID => json(
             message_object(&id(), CHANNEL, &json!({ "content": "started" })),
         ),
