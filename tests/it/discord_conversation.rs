@@ -14,13 +14,7 @@ use tradeoff::discord::gateway::Gateway;
 const START_ID: &str = "1180000000000000100";
 
 fn click(thread: &str, custom_id: &str, id: u64) -> Value {
-    let mut c = fixture("component_button");
-    c["id"] = json!(id.to_string());
-    c["channel_id"] = json!(thread);
-    c["channel"]["id"] = json!(thread);
-    c["message"]["channel_id"] = json!(thread);
-    c["data"]["custom_id"] = json!(custom_id);
-    c
+    button_click(thread, custom_id, &id.to_string())
 }
 
 fn reply(thread: &str, content: &str, id: u64) -> Message {
@@ -221,12 +215,7 @@ fn regex_like_scores(text: &str) -> bool {
 async fn started_thread(standin: &StandIn, bot: &TestBot) -> String {
     bot.interact(&fixture("command_start")).await;
     bot.deliver().await;
-    standin.calls()[1]
-        .path
-        .split('/')
-        .nth(4)
-        .unwrap()
-        .to_owned()
+    first_thread(standin)
 }
 
 #[tokio::test]
@@ -719,12 +708,7 @@ async fn racing_start(standin: &StandIn) -> (TestBot, common::Stall, String) {
     let (bot, stall) = stalling_bot(standin).await;
     bot.interact(&fixture("command_start")).await;
     while bot.deliver().await.sent > 0 {}
-    let thread = standin.calls()[1]
-        .path
-        .split('/')
-        .nth(4)
-        .unwrap()
-        .to_owned();
+    let thread = first_thread(standin);
     assert!(current_question(standin, &thread).is_some());
     (bot, stall, thread)
 }

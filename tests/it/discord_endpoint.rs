@@ -194,22 +194,14 @@ async fn slash_command_answers_at_once_and_queues_the_thread() {
     assert_eq!(first_button["label"], "Real-time");
 }
 
-/// A click payload on the question posted in `thread`.
 fn click(thread: &str, custom_id: &str, id: &str) -> Value {
-    let mut c = fixture("component_button");
-    c["id"] = json!(id);
-    c["channel_id"] = json!(thread);
-    c["channel"]["id"] = json!(thread);
-    c["message"]["channel_id"] = json!(thread);
-    c["data"]["custom_id"] = json!(custom_id);
-    c
+    button_click(thread, custom_id, id)
 }
 
 async fn started(standin: &StandIn, bot: &TestBot) -> String {
     bot.interact(&fixture("command_start")).await;
     bot.deliver().await;
-    let calls = standin.calls();
-    calls[1].path.split('/').nth(4).unwrap().to_owned()
+    first_thread(standin)
 }
 
 #[tokio::test]

@@ -183,12 +183,7 @@ async fn discord_script() -> Vec<Vec<Value>> {
         &roles,
     ));
     bot.deliver().await;
-    let thread = standin.calls()[1]
-        .path
-        .split('/')
-        .nth(4)
-        .unwrap()
-        .to_owned();
+    let thread = first_thread(&standin);
     // The question index of each question posted, in order.
     let asked = |s: &StandIn| -> Vec<usize> {
         s.calls()
@@ -222,12 +217,7 @@ async fn discord_script() -> Vec<Vec<Value>> {
             Act::Press(command) => (format!("to:{conversation}:{last}:{command}"), Who::Lead),
         };
         n += 1;
-        let mut click = fixture("component_button");
-        click["id"] = json!(format!("11800000000000009{n:02}"));
-        click["channel_id"] = json!(thread);
-        click["channel"]["id"] = json!(thread);
-        click["message"]["channel_id"] = json!(thread);
-        click["data"]["custom_id"] = json!(custom_id);
+        let mut click = button_click(&thread, &custom_id, &format!("11800000000000009{n:02}"));
         let id = match who {
             Who::Lead => &lead,
             Who::Colleague => &colleague,

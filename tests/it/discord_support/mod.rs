@@ -32,6 +32,28 @@ pub const BOT_TOKEN: &str = "MTE4MDAw.test-bot-token";
 /// The fixtures' clock: 2024-05-01T10:00:00Z.
 pub const NOW: i64 = 1_714_557_600;
 
+/// A click on the component `custom_id` of a message in `thread`; `id` is the interaction's.
+pub fn button_click(thread: &str, custom_id: &str, id: &str) -> Value {
+    let mut c = fixture("component_button");
+    c["id"] = json!(id);
+    c["channel_id"] = json!(thread);
+    c["channel"]["id"] = json!(thread);
+    c["message"]["channel_id"] = json!(thread);
+    c["data"]["custom_id"] = json!(custom_id);
+    c
+}
+
+/// The thread of the first decision started: the stand-in's second call makes it, from the
+/// start's answer.
+pub fn first_thread(standin: &StandIn) -> String {
+    standin.calls()[1]
+        .path
+        .split('/')
+        .nth(4)
+        .expect("a thread was made")
+        .to_owned()
+}
+
 pub fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/tests/fixtures/discord/{name}.json",
