@@ -115,3 +115,44 @@ fn check_output(command: &str, stdout: &[u8], dir: &Path) {
         assert!(String::from_utf8_lossy(stdout).contains("serve"));
     }
 }
+
+/// The README's install command, as written, into a temporary prefix, then the installed
+/// `tradeoff --help`. It builds the optimised binary (minutes), so it runs when
+/// `TRADEOFF_TEST_INSTALL=1` (as `.ci/run` sets it); otherwise it says it was skipped.
+#[test]
+fn the_readme_install_command_installs_a_working_tradeoff() {
+    if std::env::var("TRADEOFF_TEST_INSTALL").as_deref() != Ok("1") {
+        eprintln!("skipped: set TRADEOFF_TEST_INSTALL=1 to build and install the binary");
+        return;
+    }
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let install = sh_commands(&readme)
+        .into_iter()
+        .find(|c| c.starts_with("cargo install"))
+        .expect("the README says how to install");
+    let prefix = tempfile::tempdir().unwrap();
+    // A build directory of its own, kept between runs like the rest of the build.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| common::root().join("target"))
+        .join("install-check");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("{install} --root \"$PREFIX\"")])
+        .env("PREFIX", prefix.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "`{install}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = std::process::Command::new(prefix.path().join("bin/tradeoff"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("serve") && text.contains("chat"), "{text}");
+}
