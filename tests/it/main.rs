@@ -1,6 +1,7 @@
 //! The integration tests, gathered in one test binary: one link instead of one per file,
 //! and one copy of the crate and its dependencies on disk. Each file is a module; run one
-//! with `cargo test --test it <module>::`.
+//! with `cargo test --test it <module>::`. The crash test is apart (`tests/crash`): it loads
+//! the machine, and runs alone.
 
 mod common;
 mod discord_support;
@@ -11,7 +12,6 @@ mod card_text;
 mod cli;
 mod conversation;
 mod core_boundary;
-mod crash;
 mod discord_cards;
 mod discord_conversation;
 mod discord_endpoint;
