@@ -64,6 +64,49 @@ pub struct Said {
     pub effect: Effect,
 }
 
+impl Said {
+    /// Checks the effect against `pack`, the version it names: every question and choice it
+    /// points at is there. A stored effect that does not fit is refused, not rendered.
+    pub fn fits(&self, pack: &Pack) -> Result<(), String> {
+        let question = |q: usize| {
+            pack.questions
+                .get(q)
+                .ok_or_else(|| format!("no question {q} in {}", pack.id))
+        };
+        match &self.effect {
+            Effect::Answered {
+                question: q,
+                choice,
+                ..
+            } => {
+                if *choice >= question(*q)?.choices.len() {
+                    return Err(format!("no choice {choice} in question {q} of {}", pack.id));
+                }
+            }
+            Effect::Closed { question: q, .. } | Effect::Ask { question: q, .. } => {
+                question(*q)?;
+            }
+            Effect::Opened { .. }
+            | Effect::Notice { .. }
+            | Effect::Tell { .. }
+            | Effect::Card { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The card a [`Effect::Card`] shows, with `pack`, the version it names.
+    pub fn card(&self, pack: &Pack) -> Result<Card, String> {
+        let Effect::Card { answers, by, at } = &self.effect else {
+            return Err("not a card".into());
+        };
+        let basis = Basis {
+            by: by.clone(),
+            at: *at,
+        };
+        card_of(pack, self.version, answers, &basis).map_err(|e| format!("the card's answers: {e}"))
+    }
+}
+
 /// The card of stored answers (question id, choice id).
 pub fn card_of(
     pack: &Pack,

@@ -8,8 +8,7 @@ use super::render::{
     Message,
 };
 use super::rest::op;
-use crate::core::card::Basis;
-use crate::core::effect::{card_of, Effect, Said};
+use crate::core::effect::{Effect, Said};
 use crate::core::messages::{answered_line, prompt_at};
 use crate::core::pack::Pack;
 use serde::{Deserialize, Serialize};
@@ -55,11 +54,7 @@ pub struct Shown {
 /// `pack`, the pack its effect names.
 pub fn render(pack: &Pack, shown: &Shown) -> Result<Value, String> {
     let said = &shown.said;
-    let question = |q: usize| {
-        pack.questions
-            .get(q)
-            .ok_or_else(|| format!("no question {q} in {}", pack.id))
-    };
+    said.fits(pack)?;
     let message = match &said.effect {
         Effect::Opened { by } => {
             let Via::Thread { channel, origin } = &shown.via else {
@@ -77,25 +72,15 @@ pub fn render(pack: &Pack, shown: &Shown) -> Result<Value, String> {
             return Ok(create);
         }
         Effect::Answered {
-            question: q,
+            question,
             choice,
             by,
-        } => {
-            let text = &question(*q)?.text;
-            if *choice >= pack.questions[*q].choices.len() {
-                return Err(format!("no choice {choice} in question {q}"));
-            }
-            closed(
-                text,
-                &answered_line(pack, *q, *choice, &display_name(&by.name)),
-            )
-        }
-        Effect::Closed {
-            question: q,
-            note,
-            by,
         } => closed(
-            &question(*q)?.text,
+            &pack.questions[*question].text,
+            &answered_line(pack, *question, *choice, &display_name(&by.name)),
+        ),
+        Effect::Closed { question, note, by } => closed(
+            &pack.questions[*question].text,
             &format!("{note} ({})", display_name(&by.name)),
         ),
         Effect::Notice { text } => Message::text(text.clone()),
@@ -104,21 +89,15 @@ pub fn render(pack: &Pack, shown: &Shown) -> Result<Value, String> {
             ..Message::text(text.clone())
         },
         Effect::Ask {
-            question: q,
+            question,
             number,
             total,
         } => {
-            question(*q)?;
-            let prompt = prompt_at(pack, *q, (*number, *total));
+            let prompt = prompt_at(pack, *question, (*number, *total));
             question_message(&shown.conversation, &prompt, &[])
         }
-        Effect::Card { answers, by, at } => {
-            let basis = Basis {
-                by: by.clone(),
-                at: *at,
-            };
-            let card = card_of(pack, said.version, answers, &basis)
-                .map_err(|e| format!("the card's answers: {e}"))?;
+        Effect::Card { .. } => {
+            let card = said.card(pack)?;
             match &shown.via {
                 Via::Announce {
                     thread, starter, ..

@@ -5,8 +5,7 @@
 use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::render;
 use crate::app::App;
-use crate::core::card::Basis;
-use crate::core::effect::{card_of, Effect};
+use crate::core::effect::Effect;
 use crate::outbox::{Delivery, Sender};
 use crate::store::Store;
 use serde_json::Value;
@@ -136,43 +135,22 @@ fn render(app: &App, shown: &Shown) -> Result<Value, String> {
         .catalog
         .get(&said.pack, said.version)
         .map_err(|e| e.to_string())?;
-    let question = |q: usize| {
-        pack.questions
-            .get(q)
-            .map(|_| q)
-            .ok_or_else(|| format!("no question {q} in {}", pack.id))
-    };
+    said.fits(&pack)?;
     let message = match &said.effect {
         Effect::Opened { by } => render::parent(&pack, by.id.as_str()),
         Effect::Answered {
-            question: q,
+            question,
             choice,
             by,
-        } => {
-            let q = question(*q)?;
-            if *choice >= pack.questions[q].choices.len() {
-                return Err(format!("no choice {choice} in question {q}"));
-            }
-            render::answered(&pack, q, *choice, by.id.as_str())
-        }
-        Effect::Closed {
-            question: q, note, ..
-        } => render::closed(&pack, question(*q)?, note),
+        } => render::answered(&pack, *question, *choice, by.id.as_str()),
+        Effect::Closed { question, note, .. } => render::closed(&pack, *question, note),
         Effect::Notice { text } | Effect::Tell { text, .. } => render::notice(text),
         Effect::Ask {
-            question: q,
+            question,
             number,
             total,
-        } => render::question_at(&pack, question(*q)?, (*number, *total), &shown.thread),
-        Effect::Card { answers, by, at } => {
-            let basis = Basis {
-                by: by.clone(),
-                at: *at,
-            };
-            let card = card_of(&pack, said.version, answers, &basis)
-                .map_err(|e| format!("the card's answers: {e}"))?;
-            render::card(&card)
-        }
+        } => render::question_at(&pack, *question, (*number, *total), &shown.thread),
+        Effect::Card { .. } => render::card(&said.card(&pack)?),
     };
     let mut rendered = match &shown.via {
         Via::Post {
