@@ -121,7 +121,13 @@ pub fn resolve_refs(
 
 /// Backoff for failures without a Retry-After: 1 s, 2 s, 4 s ... up to a minute.
 pub fn backoff_ms(attempts: u32) -> i64 {
-    1000_i64.saturating_mul(1 << attempts.min(6)).min(60_000)
+    doubling_ms(attempts, 60_000)
+}
+
+/// How long to wait after `failures` failures in a row: 1 s, doubling each time, up to
+/// `cap_ms`.
+pub fn doubling_ms(failures: u32, cap_ms: i64) -> i64 {
+    1000_i64.saturating_mul(1 << failures.min(20)).min(cap_ms)
 }
 
 /// How many queued entries the worker holds in memory, read in id order: entries of a lane

@@ -42,5 +42,5 @@ impl Readiness {
 /// How long a platform call that failed waits before it is tried again: 1 s, 2 s, 4 s ...
 /// up to 5 minutes.
 pub fn retry_after(failures: u32) -> std::time::Duration {
-    std::time::Duration::from_secs((1u64 << failures.min(9)).min(300))
+    std::time::Duration::from_millis(crate::outbox::doubling_ms(failures, 300_000) as u64)
 }
