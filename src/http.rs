@@ -233,9 +233,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<HttpState>) ->
     match tokio::time::timeout(STORE_ANSWERS_WITHIN, probe).await {
         Ok(Ok(Ok(oldest))) => {
             parts.insert("store", part(true, "answers reads".into()));
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now_ms = crate::outbox::Clock::now_ms(&crate::outbox::SystemClock);
             let waits: Vec<(String, Duration)> = oldest
                 .into_iter()
                 .filter_map(|(p, q)| q.map(|q| (p.to_string(), q)))
