@@ -301,33 +301,26 @@ fn run(cli: Cli) -> Result<(), Exit> {
             };
             let who = UserRef::new(user.clone(), user);
             let mut stdout = std::io::stdout();
-            let ending = if std::io::stdin().is_terminal() && stdout.is_terminal() {
-                let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                let look = crate::terminal::Look::terminal(textwrap::termwidth(), color);
-                let mut editor = crate::terminal::Editor::new().map_err(Exit::fatal)?;
-                crate::terminal::chat(
-                    &app,
-                    &key,
-                    &who,
-                    pack.as_deref(),
-                    &mut editor,
-                    &mut stdout,
-                    look,
-                    now,
-                )
-            } else {
-                let mut piped = crate::terminal::Piped(std::io::stdin().lock().lines());
-                crate::terminal::chat(
-                    &app,
-                    &key,
-                    &who,
-                    pack.as_deref(),
-                    &mut piped,
-                    &mut stdout,
-                    crate::terminal::Look::PLAIN,
-                    now,
-                )
-            };
+            let (mut input, look): (Box<dyn crate::terminal::Prompter>, _) =
+                if std::io::stdin().is_terminal() && stdout.is_terminal() {
+                    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                    let editor = crate::terminal::Editor::new().map_err(Exit::fatal)?;
+                    let look = crate::terminal::Look::terminal(textwrap::termwidth(), color);
+                    (Box::new(editor), look)
+                } else {
+                    let piped = crate::terminal::Piped(std::io::stdin().lock().lines());
+                    (Box::new(piped), crate::terminal::Look::PLAIN)
+                };
+            let ending = crate::terminal::chat(
+                &app,
+                &key,
+                &who,
+                pack.as_deref(),
+                input.as_mut(),
+                &mut stdout,
+                look,
+                now,
+            );
             match ending {
                 // Ctrl-C: the conversation said so; the status says it too.
                 Ok(crate::terminal::Ending::Interrupted) => Err(Exit {

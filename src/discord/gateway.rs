@@ -7,7 +7,7 @@
 
 use super::handler::DiscordBot;
 use crate::outbox::Delivery;
-use serenity::all::{ConnectionStage, GatewayIntents, Ready, ShardStageUpdateEvent};
+use serenity::all::{ConnectionStage, GatewayIntents, Ready};
 use serenity::async_trait;
 use serenity::client::{Context, EventHandler};
 use serenity::model::application::Interaction;
@@ -62,21 +62,6 @@ impl EventHandler for Gateway {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "connected to the Discord gateway");
         self.bot.set_bot_user_id(ready.user.id.to_string());
-        self.bot
-            .app
-            .readiness
-            .set(PART, true, "connected to the gateway");
-    }
-
-    /// A dropped connection (serenity reconnects by itself) is not ready until it is back.
-    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
-        let connected = event.new == ConnectionStage::Connected;
-        let detail = if connected {
-            "connected to the gateway".to_owned()
-        } else {
-            format!("the gateway connection is {:?}", event.new).to_lowercase()
-        };
-        self.bot.app.readiness.set(PART, connected, detail);
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
@@ -129,7 +114,8 @@ pub async fn run(
     ran
 }
 
-/// Reports the shard's connection every second. A connection serenity restarts (closed
+/// Reports the shard's connection every second: the one place the gateway's readiness is
+/// set while it runs. A connection serenity restarts (closed
 /// by Discord, or failing to resume) has no runner until it is connected again: not
 /// ready meanwhile. (While serenity resumes a session in place, its runner keeps the
 /// stage it had; that shows only once the resume fails.)
