@@ -216,49 +216,33 @@ const OUTBOX_STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
 async fn readyz(axum::extract::State(state): axum::extract::State<HttpState>) -> Response {
     let mut parts = state.app.readiness.parts();
     let store = state.app.store.clone();
-    let probe = tokio::task::spawn_blocking(move || {
-        let oldest: Vec<(crate::core::ids::Platform, Option<i64>)> = [
-            crate::core::ids::Platform::Slack,
-            crate::core::ids::Platform::Discord,
-        ]
-        .into_iter()
-        .map(|p| {
-            let first = store.outbox_pending_after(p, None, 1)?;
-            Ok((p, first.first().map(|e| e.queued_ms)))
-        })
-        .collect::<Result<_, crate::store::StoreError>>()?;
-        Ok::<_, crate::store::StoreError>(oldest)
-    });
+    let probe = tokio::task::spawn_blocking(move || store.outbox_oldest());
     let part = |ready: bool, detail: String| crate::readiness::Part { ready, detail };
     match tokio::time::timeout(STORE_ANSWERS_WITHIN, probe).await {
         Ok(Ok(Ok(oldest))) => {
             parts.insert("store", part(true, "answers reads".into()));
             let now_ms = crate::outbox::Clock::now_ms(&crate::outbox::SystemClock);
-            let waits: Vec<(String, Duration)> = oldest
-                .into_iter()
-                .filter_map(|(p, q)| q.map(|q| (p.to_string(), q)))
-                .map(|(p, q)| (p, Duration::from_millis((now_ms - q).max(0) as u64)))
-                .collect();
-            let stuck = waits.iter().any(|(_, w)| *w > OUTBOX_STUCK_AFTER);
-            let detail = if waits.is_empty() {
-                "nothing queued".to_owned()
-            } else {
-                let said: Vec<String> = waits
-                    .iter()
-                    .map(|(p, w)| {
-                        format!(
-                            "{p}: the oldest queued message has waited {} s",
-                            w.as_secs()
-                        )
-                    })
-                    .collect();
-                let mut detail = said.join("; ");
-                if stuck {
-                    detail.push_str(" (the log says why its deliveries fail)");
+            let outbox = match oldest {
+                None => part(true, "nothing queued".into()),
+                Some(entry) if entry.queued_ms == 0 => part(
+                    true,
+                    "messages are queued (by an earlier release, which did not record when)".into(),
+                ),
+                Some(entry) => {
+                    let waited = Duration::from_millis((now_ms - entry.queued_ms).max(0) as u64);
+                    let stuck = waited > OUTBOX_STUCK_AFTER;
+                    let mut detail = format!(
+                        "the oldest queued message ({}) has waited {} s",
+                        entry.message.platform,
+                        waited.as_secs()
+                    );
+                    if stuck {
+                        detail.push_str(" (the log says why its deliveries fail)");
+                    }
+                    part(!stuck, detail)
                 }
-                detail
             };
-            parts.insert("outbox", part(!stuck, detail));
+            parts.insert("outbox", outbox);
         }
         Ok(Ok(Err(e))) => {
             parts.insert("store", part(false, e.to_string()));

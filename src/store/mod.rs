@@ -282,6 +282,8 @@ pub trait Store: Send + Sync + 'static {
         after: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<OutboxEntry>>;
+    /// The oldest queued message of any platform: how long the outbox has been behind.
+    fn outbox_oldest(&self) -> StoreResult<Option<OutboxEntry>>;
     /// Records a failed attempt (attempts, wait, error) on a queued entry.
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
     /// Removes a delivered entry and, in the same write, records the ref it produced.

@@ -396,6 +396,13 @@ impl Store for SledStore {
         })
     }
 
+    fn outbox_oldest(&self) -> StoreResult<Option<OutboxEntry>> {
+        self.read(|s| match s[OUTBOX as usize].first()? {
+            Some((_, bytes)) => Ok(Some(decode("outbox entry", &bytes)?)),
+            None => Ok(None),
+        })
+    }
+
     // The outbox's bookkeeping waits for its flush like any write: reads see only durable
     // state, and the outbox reads what it recorded. Deliveries made at once share flushes.
     fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()> {

@@ -185,3 +185,53 @@ async fn a_stalled_store_is_not_ready_until_it_answers() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["parts"]["store"]["ready"], true);
 }
+
+/// The outbox part: a queued message's wait is told; one that has waited past 15 minutes
+/// makes the outbox not ready.
+#[tokio::test]
+async fn a_message_waiting_past_fifteen_minutes_makes_the_outbox_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(tradeoff::store::SledStore::open(dir.path()).unwrap());
+    let shared: Arc<dyn tradeoff::store::Store> = store.clone();
+    let catalog =
+        tradeoff::packs::Catalog::load(shared.clone(), tradeoff::packs::builtin()).unwrap();
+    let router = tradeoff::http::router(tradeoff::http::HttpState {
+        app: Arc::new(tradeoff::app::App::new(shared, catalog)),
+        slack: None,
+        discord: None,
+    });
+    let ask = |router: axum::Router| async move {
+        let r = router
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice::<Value>(&body).unwrap())
+    };
+    let (_, body) = ask(router.clone()).await;
+    assert_eq!(body["parts"]["outbox"]["detail"], "nothing queued");
+
+    // A message queued twenty minutes ago, as the store keeps it.
+    let queued_ms = chrono::Utc::now().timestamp_millis() - 20 * 60 * 1000;
+    let entry = json!({
+        "id": 1, "platform": "slack", "lane": "slack|T1|C1|1.0",
+        "op": { "method": "chat.postMessage", "body": { "channel": "C1", "text": "x" } },
+        "produces": null, "attempts": 3, "not_before_ms": 0, "last_error": "HTTP 503",
+        "queued_ms": queued_ms,
+    });
+    let outbox = store.db().open_tree("outbox").unwrap();
+    outbox
+        .insert(1u64.to_be_bytes(), serde_json::to_vec(&entry).unwrap())
+        .unwrap();
+    let (status, body) = ask(router).await;
+    assert_eq!(status, 503, "{body}");
+    let part = &body["parts"]["outbox"];
+    assert_eq!(part["ready"], false, "{body}");
+    let detail = part["detail"].as_str().unwrap();
+    assert!(detail.contains("(slack) has waited 120"), "{detail}");
+}

@@ -231,6 +231,7 @@ mod stalling {
                 after: Option<u64>,
                 limit: usize
             ) -> StoreResult<Vec<OutboxEntry>>;
+            fn outbox_oldest(&self) -> StoreResult<Option<OutboxEntry>>;
             fn outbox_retry(&self, entry: &OutboxEntry) -> StoreResult<()>;
             fn outbox_delivered(&self, id: u64, produced: Option<(&str, &str)>) -> StoreResult<()>;
             fn outbox_dead(&self, entry: &OutboxEntry, reason: &str) -> StoreResult<()>;
