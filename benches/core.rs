@@ -118,35 +118,17 @@ fn conversation_step(c: &mut Criterion) {
     });
 }
 
-/// A recording presenter: the benchmark measures the summary, not a platform's rendering.
+/// Queues the poll's effects as they are: the benchmark measures the summary, not a
+/// platform's rendering.
 struct Quiet;
 
 impl tradeoff::polls::PollPresenter for Quiet {
-    fn opened(&self, _: &tradeoff::core::poll::Poll, _: &Pack) -> Vec<tradeoff::store::NewOutbox> {
-        Vec::new()
-    }
-    fn progress(
+    fn place(
         &self,
-        _: &tradeoff::core::poll::Poll,
-        _: &Pack,
-    ) -> Vec<tradeoff::store::NewOutbox> {
-        Vec::new()
-    }
-    fn summary(
-        &self,
-        _: &tradeoff::core::poll::Poll,
-        _: &Pack,
-        result: &tradeoff::core::poll::RoundResult,
-    ) -> Vec<tradeoff::store::NewOutbox> {
-        black_box(&result.card);
-        Vec::new()
-    }
-    fn reminder(
-        &self,
-        _: &tradeoff::core::poll::Poll,
-        _: &[String],
-    ) -> Vec<tradeoff::store::NewOutbox> {
-        Vec::new()
+        poll: &tradeoff::core::poll::Poll,
+        effect: tradeoff::core::poll::PollEffect,
+    ) -> tradeoff::store::NewOutbox {
+        tradeoff::polls::PollShown::entry(poll, effect, poll.id.to_string(), |r| r.to_string())
     }
 }
 

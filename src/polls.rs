@@ -1,17 +1,25 @@
 //! Team polls in the application layer: opening, answering and closing polls, and the
 //! scheduler that closes rounds and sends reminders when they come due. Each change is
 //! saved together with the messages that announce it (one atomic write), so a crash while
-//! posting a summary neither loses nor doubles it.
+//! posting a summary neither loses nor doubles it. What follows a change is decided in
+//! the core ([`crate::core::poll::after_close`] and its kin) as neutral effects; the
+//! platforms only say where each goes ([`PollPresenter`]) and render it when it is sent,
+//! from the poll and its kept rounds as they are then ([`App::poll_view`]).
 
 use crate::app::{redone_too_often, saved, App, AppError, InternalError, UserError, REDO_LIMIT};
+use crate::core::card::Card;
 use crate::core::ids::{ChannelId, Platform, PollId, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
-use crate::core::poll::{Due, Poll, RoundResult};
+use crate::core::poll::{
+    after_answer, after_close, after_open, after_remind, Due, Poll, PollEffect, PollState,
+    RoundRecord, RoundResult,
+};
 use crate::core::schedule::{parse_poll, PollCommand};
 use crate::core::score::Answers;
-use crate::outbox::{Clock, Outbox};
+use crate::outbox::{Clock, Delivery, Outbox};
 use crate::store::{Batch, NewOutbox, PollResponse, ResponseKey};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,8 +39,6 @@ pub enum PollAction {
     Closed(Poll, Box<RoundResult>),
 }
 
-/// What a platform posts for a poll. Each method returns the outbox messages to save with
-/// the change.
 /// A queued reminder as it stands when it is sent: the poll, if it is still open at the
 /// round the reminder was queued for, and the respondent keys of everyone who has answered
 /// by now (`answered`, those the reminder was queued with, and those since). `Ok(None)`:
@@ -42,15 +48,13 @@ pub fn reminder_due(
     id: &PollId,
     round: u32,
     answered: &serde_json::Value,
-) -> Result<Option<(Poll, std::collections::BTreeSet<String>)>, crate::store::StoreError> {
+) -> Result<Option<(Poll, BTreeSet<String>)>, crate::store::StoreError> {
     let poll = store.poll(id)?;
-    let Some(poll) =
-        poll.filter(|p| p.state == crate::core::poll::PollState::Open && p.round == round)
-    else {
+    let Some(poll) = poll.filter(|p| p.state == PollState::Open && p.round == round) else {
         tracing::info!(poll = %id, "the poll moved on before its reminder went out");
         return Ok(None);
     };
-    let mut keys: std::collections::BTreeSet<String> = answered
+    let mut keys: BTreeSet<String> = answered
         .as_array()
         .into_iter()
         .flatten()
@@ -63,18 +67,142 @@ pub fn reminder_due(
     Ok(Some((poll, keys)))
 }
 
+/// Where a platform shows a poll's effects: the outbox entry of each, holding a
+/// [`PollShown`], rendered when it is sent.
 pub trait PollPresenter: Send + Sync + 'static {
-    /// The poll message: the question, an Answer button, the participation count.
-    fn opened(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox>;
-    /// The poll message again, with the new participation count (never the answers).
-    fn progress(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox>;
-    /// The round's summary card; for a recurring poll, also the next round's opening.
-    fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox>;
-    /// One nudge to the members who have not answered; `answered` are respondent keys.
-    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox>;
+    fn place(&self, poll: &Poll, effect: PollEffect) -> NewOutbox;
+}
+
+fn placed(presenter: &dyn PollPresenter, poll: &Poll, effects: Vec<PollEffect>) -> Vec<NewOutbox> {
+    effects
+        .into_iter()
+        .map(|effect| presenter.place(poll, effect))
+        .collect()
+}
+
+/// An outbox entry that shows a poll's effect: the poll, the effect, and where the
+/// round's poll message is (a `{{ref:NAME}}` placeholder, for a refresh).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollShown {
+    pub poll: PollId,
+    #[serde(flatten)]
+    pub effect: PollEffect,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl PollShown {
+    /// The outbox entry showing `effect` of `poll` in `lane`, where a round's poll message,
+    /// once posted, is remembered under the ref `message_ref(round)`.
+    pub fn entry(
+        poll: &Poll,
+        effect: PollEffect,
+        lane: String,
+        message_ref: impl Fn(u32) -> String,
+    ) -> NewOutbox {
+        let name = message_ref(effect.round());
+        let (message, produces) = match effect {
+            PollEffect::Message { .. } => (None, Some(name)),
+            PollEffect::Refresh { .. } => (Some(crate::outbox::ref_placeholder(&name)), None),
+            PollEffect::Card { .. } | PollEffect::Remind { .. } => (None, None),
+        };
+        let shown = PollShown {
+            poll: poll.id.clone(),
+            effect,
+            message,
+        };
+        NewOutbox {
+            platform: poll.platform,
+            lane,
+            op: crate::store::OutboxOp::new(&shown),
+            produces,
+        }
+    }
+
+    /// The entry of `op`, if it shows a poll's effect.
+    pub fn of(op: &serde_json::Value) -> Option<Result<PollShown, String>> {
+        op.get("poll_shows")?;
+        Some(serde_json::from_value(op.clone()).map_err(|e| format!("bad poll message: {e}")))
+    }
+}
+
+/// What a [`PollShown`] shows now, read from the store when it is sent.
+pub enum PollView {
+    /// The open round's poll message, with its count.
+    Open { poll: Poll, pack: Arc<Pack> },
+    /// A closed round's poll message.
+    Closed {
+        poll: Poll,
+        pack: Arc<Pack>,
+        record: RoundRecord,
+    },
+    /// A closed round's summary card.
+    Card { record: RoundRecord, card: Card },
+    /// The round's reminder: the poll, and the respondent keys of who has answered.
+    Remind {
+        poll: Poll,
+        answered: BTreeSet<String>,
+    },
+    /// Nothing to send any more: the poll moved on before its reminder went out.
+    Nothing,
 }
 
 impl App {
+    /// What `shown` shows as the poll stands now. A store that cannot be read is a reason
+    /// to try again; a poll or round that is not there is not.
+    pub fn poll_view(&self, shown: &PollShown) -> Result<PollView, Delivery> {
+        let retry = |e: crate::store::StoreError| Delivery::Retry {
+            after_ms: None,
+            error: format!("store: {e}"),
+        };
+        let id = &shown.poll;
+        let round = shown.effect.round();
+        let record = || -> Result<(RoundRecord, Arc<Pack>), Delivery> {
+            let record = self
+                .store
+                .round(id, round)
+                .map_err(retry)?
+                .ok_or_else(|| Delivery::Refused(format!("poll {id} has no round {round}")))?;
+            let pack = self
+                .catalog
+                .get(&record.pack, record.pack_version)
+                .map_err(|e| Delivery::Refused(e.to_string()))?;
+            record.fits(&pack).map_err(Delivery::Refused)?;
+            Ok((record, pack))
+        };
+        match &shown.effect {
+            PollEffect::Remind { .. } => Ok(
+                match reminder_due(self.store.as_ref(), id, round, &serde_json::Value::Null)
+                    .map_err(retry)?
+                {
+                    Some((poll, answered)) => PollView::Remind { poll, answered },
+                    None => PollView::Nothing,
+                },
+            ),
+            PollEffect::Card { .. } => {
+                let (record, pack) = record()?;
+                let card = record.card(&pack);
+                Ok(PollView::Card { record, card })
+            }
+            PollEffect::Message { .. } | PollEffect::Refresh { .. } => {
+                let poll = self
+                    .store
+                    .poll(id)
+                    .map_err(retry)?
+                    .ok_or_else(|| Delivery::Refused(format!("no poll {id}")))?;
+                if poll.state == PollState::Open && poll.round == round {
+                    let pack = self
+                        .catalog
+                        .get(&poll.pack, poll.pack_version)
+                        .map_err(|e| Delivery::Refused(e.to_string()))?;
+                    return Ok(PollView::Open { poll, pack });
+                }
+                let (record, pack) = record()?;
+                Ok(PollView::Closed { poll, pack, record })
+            }
+        }
+    }
+
     /// Handles `/tradeoff poll <args>`: opens a poll, or closes the channel's poll.
     #[expect(
         clippy::too_many_arguments,
@@ -120,7 +248,7 @@ impl App {
                     );
                     let written = self.store.commit(Batch {
                         poll: Some(poll.clone()),
-                        outbox: presenter.opened(&poll, &pack),
+                        outbox: placed(presenter, &poll, after_open(&poll)),
                         ..Batch::default()
                     });
                     if saved(written)? {
@@ -175,11 +303,7 @@ impl App {
                 },
             };
             let written = self.store.commit(Batch {
-                outbox: if first {
-                    presenter.progress(&poll, &pack)
-                } else {
-                    Vec::new()
-                },
+                outbox: placed(presenter, &poll, after_answer(&poll, first)),
                 poll: Some(poll.clone()),
                 response: Some(response),
                 ..Batch::default()
@@ -265,8 +389,9 @@ impl App {
             poll.end(now);
         }
         let written = self.store.commit(Batch {
-            outbox: presenter.summary(poll, &pack, &result),
+            outbox: placed(presenter, poll, after_close(&result)),
             poll: Some(poll.clone()),
+            round: Some(result.record.clone()),
             ..Batch::default()
         });
         if !saved(written)? {
@@ -342,15 +467,9 @@ impl App {
 
     /// Sends the round's one reminder; false when the poll changed since it was read.
     fn remind(&self, poll: &mut Poll, presenter: &dyn PollPresenter) -> Result<bool, AppError> {
-        let answered: Vec<String> = self
-            .store
-            .poll_responses(&poll.id, poll.round)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
         poll.reminded = true;
         saved(self.store.commit(Batch {
-            outbox: presenter.reminder(poll, &answered),
+            outbox: placed(presenter, poll, after_remind(poll)),
             poll: Some(poll.clone()),
             ..Batch::default()
         }))

@@ -399,17 +399,21 @@ pub fn outcome_card(pack: &Pack, version: u32, outcome: &Outcome, basis: &Basis)
 }
 
 /// The card for a team poll's result.
+/// "1 teammate answered", "3 teammates answered".
+pub fn answered_count(n: u32) -> String {
+    match n {
+        1 => "1 teammate answered".to_owned(),
+        n => format!("{n} teammates answered"),
+    }
+}
+
 pub fn team_card(pack: &Pack, version: u32, team: &TeamOutcome, basis: &Basis) -> Card {
     let mut card = base(
         pack,
         version,
         &team.outcome,
         format!("Team result: {}", pack.title),
-        format!(
-            "{} teammates answered · {}",
-            team.respondents,
-            date(basis.at)
-        ),
+        format!("{} · {}", answered_count(team.respondents), date(basis.at)),
     );
     let split = team
         .split

@@ -197,10 +197,10 @@ pub fn poll_closed_line(people: &str) -> String {
 
 /// The poll message's footer: who opened it (`creator`, as the platform names them), the
 /// round of a recurring poll, and whether it is anonymous.
-pub fn poll_footer(poll: &Poll, creator: &str) -> String {
+pub fn poll_footer(poll: &Poll, creator: &str, round: u32) -> String {
     let mut parts = vec![format!("Opened by {creator}")];
     if poll.is_recurring() {
-        parts.push(format!("round {}", poll.round));
+        parts.push(format!("round {round}"));
     }
     if poll.spec.anonymous {
         parts.push("anonymous: answers are not linked to names".into());

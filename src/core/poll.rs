@@ -6,6 +6,7 @@
 //! hash of the user id, so a member can still change their answers until the close, and the
 //! salt is dropped when the poll ends.
 
+pub use super::card::answered_count;
 use super::card::{team_card, Basis, Card, CardItem, CardSection};
 use super::ids::{ChannelId, PackId, Platform, PollId, UserRef, WorkspaceId};
 use super::pack::Pack;
@@ -78,16 +79,187 @@ pub enum Due {
     Close,
 }
 
-/// One closed round: the team's result and the card to post.
+/// A closed round as it is kept: everything its summary card, its poll message and the
+/// channel's history are made from, whenever they are shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub poll: PollId,
+    pub round: u32,
+    pub platform: Platform,
+    pub workspace: WorkspaceId,
+    pub channel: ChannelId,
+    pub creator: UserRef,
+    pub pack: PackId,
+    pub pack_version: u32,
+    pub recurring: bool,
+    pub anonymous: bool,
+    /// The IANA zone the poll's times are read in.
+    pub tz: String,
+    /// The team's answers, counted.
+    pub tally: Tally,
+    /// Who answered, by name; always empty for an anonymous poll.
+    pub by: Vec<String>,
+    pub closed_at: i64,
+    /// The deadline the round had, if any.
+    pub due: Option<i64>,
+    /// Seconds the summary was late by, when the bot was down at the deadline.
+    pub late_by: Option<i64>,
+    /// How the round before this one ended.
+    pub previous: Option<RoundSummary>,
+}
+
+/// One closed round: its record, the team's result and the summary card.
 #[derive(Clone, Debug)]
 pub struct RoundResult {
-    pub round: u32,
+    pub record: RoundRecord,
     pub team: TeamOutcome,
     pub card: Card,
-    /// Seconds the summary is late by, when the bot was down at the deadline.
-    pub late_by: Option<i64>,
     /// Set when a recurring poll opened its next round.
     pub next_round: Option<u32>,
+}
+
+/// What a poll shows, decided here and rendered by each platform when it is sent, from the
+/// poll and its rounds as they are then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "poll_shows")]
+pub enum PollEffect {
+    /// A round's poll message, posted.
+    Message { round: u32 },
+    /// A round's poll message shown again as it stands: its count while open, closed after.
+    Refresh { round: u32 },
+    /// A closed round's summary card.
+    Card { round: u32 },
+    /// The round's one reminder, naming whoever has not answered when it is sent.
+    Remind { round: u32 },
+}
+
+impl PollEffect {
+    pub fn round(&self) -> u32 {
+        match self {
+            PollEffect::Message { round }
+            | PollEffect::Refresh { round }
+            | PollEffect::Card { round }
+            | PollEffect::Remind { round } => *round,
+        }
+    }
+}
+
+/// What follows a poll's opening.
+pub fn after_open(poll: &Poll) -> Vec<PollEffect> {
+    vec![PollEffect::Message { round: poll.round }]
+}
+
+/// What follows an answer: the count moves only when a member answers for the first time.
+pub fn after_answer(poll: &Poll, first: bool) -> Vec<PollEffect> {
+    if first {
+        vec![PollEffect::Refresh { round: poll.round }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// What follows a round's close: its message closed, its card, and a recurring poll's
+/// next round.
+pub fn after_close(result: &RoundResult) -> Vec<PollEffect> {
+    let round = result.record.round;
+    let mut effects = vec![PollEffect::Refresh { round }, PollEffect::Card { round }];
+    if let Some(next) = result.next_round {
+        effects.push(PollEffect::Message { round: next });
+    }
+    effects
+}
+
+/// What follows a reminder coming due.
+pub fn after_remind(poll: &Poll) -> Vec<PollEffect> {
+    vec![PollEffect::Remind { round: poll.round }]
+}
+
+impl RoundRecord {
+    /// Whether this record was counted with `pack`'s questions and choices.
+    pub fn fits(&self, pack: &Pack) -> Result<(), String> {
+        let shaped = self.tally.counts.len() == pack.questions.len()
+            && self
+                .tally
+                .counts
+                .iter()
+                .zip(&pack.questions)
+                .all(|(c, q)| c.len() == q.choices.len())
+            && self.tally.applicable.len() == pack.questions.len()
+            && self.tally.picks.len() == pack.candidates();
+        if shaped && pack.id == self.pack {
+            Ok(())
+        } else {
+            Err(format!(
+                "round {} of poll {} was not counted with pack {} as loaded",
+                self.round, self.poll, pack.id
+            ))
+        }
+    }
+
+    pub fn team(&self, pack: &Pack) -> TeamOutcome {
+        team_outcome(pack, &self.tally)
+    }
+
+    /// " (round 2)" for a recurring poll, nothing otherwise: for titles.
+    pub fn round_label(&self) -> String {
+        if self.recurring {
+            format!(" (round {})", self.round)
+        } else {
+            String::new()
+        }
+    }
+
+    /// The round's summary card.
+    pub fn card(&self, pack: &Pack) -> Card {
+        let team = self.team(pack);
+        let basis = Basis {
+            by: self.by.clone(),
+            at: self.closed_at,
+        };
+        let mut card = team_card(pack, self.pack_version, &team, &basis);
+        if self.recurring {
+            card.title = format!("{}{}", card.title, self.round_label());
+        }
+        let mut notes = Vec::new();
+        if let Some(prev) = &self.previous {
+            notes.push(CardItem {
+                title: format!("Since round {}", prev.round),
+                body: change_since(
+                    prev,
+                    &round_summary(pack, &team, self.round, self.closed_at),
+                ),
+            });
+        }
+        if let Some(late) = self.late_by {
+            let due = self.due.map(|c| {
+                ts(c)
+                    .with_timezone(&zone(Some(&self.tz), None))
+                    .format("%a %H:%M %Z")
+                    .to_string()
+            });
+            notes.push(CardItem {
+                title: "This summary is late".into(),
+                body: format!(
+                    "The bot was offline at the deadline ({}); it is posted {} late.",
+                    due.unwrap_or_default(),
+                    human_duration(late)
+                ),
+            });
+        }
+        if !notes.is_empty() {
+            card.sections.insert(
+                0,
+                CardSection {
+                    title: "Notes".into(),
+                    items: notes,
+                },
+            );
+        }
+        if self.anonymous {
+            card.footer = format!("Anonymous poll · {}", card.footer);
+        }
+        card
+    }
 }
 
 fn ts(secs: i64) -> DateTime<Utc> {
@@ -152,6 +324,10 @@ impl Poll {
         self.reminded = false;
     }
 
+    pub fn is_open(&self) -> bool {
+        self.state == PollState::Open
+    }
+
     pub fn is_recurring(&self) -> bool {
         matches!(self.spec.timing, Timing::Every { .. })
     }
@@ -210,25 +386,37 @@ impl Poll {
         for answers in responses {
             tally.add(pack, answers);
         }
-        let team = team_outcome(pack, &tally);
-        let late_by = self
-            .closes_at
-            .map(|c| now - c)
-            .filter(|&late| late > LATE_AFTER_SECS);
-        let summary = round_summary(pack, &team, self.round, now);
-        let basis = Basis {
+        let record = RoundRecord {
+            poll: self.id.clone(),
+            round: self.round,
+            platform: self.platform,
+            workspace: self.workspace.clone(),
+            channel: self.channel.clone(),
+            creator: self.creator.clone(),
+            pack: self.pack.clone(),
+            pack_version: self.pack_version,
+            recurring: self.is_recurring(),
+            anonymous: self.spec.anonymous,
+            tz: self.tz.clone(),
+            tally,
             // An anonymous poll names nobody, whatever the caller passed.
             by: if self.spec.anonymous {
                 Vec::new()
             } else {
                 names
             },
-            at: now,
+            closed_at: now,
+            due: self.closes_at,
+            late_by: self
+                .closes_at
+                .map(|c| now - c)
+                .filter(|&late| late > LATE_AFTER_SECS),
+            previous: self.previous.clone(),
         };
-        let card = self.card(pack, &team, &summary, late_by, &basis);
-        let round = self.round;
+        let team = record.team(pack);
+        let card = record.card(pack);
         let next_round = if self.is_recurring() {
-            self.previous = Some(summary);
+            self.previous = Some(round_summary(pack, &team, self.round, now));
             self.round += 1;
             self.opened_at = now;
             self.respondents = 0;
@@ -241,62 +429,11 @@ impl Poll {
             None
         };
         RoundResult {
-            round,
+            record,
             team,
             card,
-            late_by,
             next_round,
         }
-    }
-
-    fn card(
-        &self,
-        pack: &Pack,
-        team: &TeamOutcome,
-        summary: &RoundSummary,
-        late_by: Option<i64>,
-        basis: &Basis,
-    ) -> Card {
-        let mut card = team_card(pack, self.pack_version, team, basis);
-        if self.is_recurring() {
-            card.title = format!("{} (round {})", card.title, self.round);
-        }
-        let mut notes = Vec::new();
-        if let Some(prev) = &self.previous {
-            notes.push(CardItem {
-                title: format!("Since round {}", prev.round),
-                body: change_since(prev, summary),
-            });
-        }
-        if let Some(late) = late_by {
-            let due = self.closes_at.map(|c| {
-                ts(c)
-                    .with_timezone(&self.zone())
-                    .format("%a %H:%M %Z")
-                    .to_string()
-            });
-            notes.push(CardItem {
-                title: "This summary is late".into(),
-                body: format!(
-                    "The bot was offline at the deadline ({}); it is posted {} late.",
-                    due.unwrap_or_default(),
-                    human_duration(late)
-                ),
-            });
-        }
-        if !notes.is_empty() {
-            card.sections.insert(
-                0,
-                CardSection {
-                    title: "Notes".into(),
-                    items: notes,
-                },
-            );
-        }
-        if self.spec.anonymous {
-            card.footer = format!("Anonymous poll · {}", card.footer);
-        }
-        card
     }
 
     /// Ends the poll for good (a recurring one opens no further rounds) and drops the salt.
@@ -327,14 +464,6 @@ impl Poll {
             PollState::Open => format!("{people} · {timing}"),
             PollState::Closed => format!("Closed · {people}"),
         }
-    }
-}
-
-/// "1 teammate answered", "3 teammates answered".
-pub fn answered_count(n: u32) -> String {
-    match n {
-        1 => "1 teammate answered".to_owned(),
-        n => format!("{n} teammates answered"),
     }
 }
 

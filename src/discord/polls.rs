@@ -29,9 +29,9 @@ use crate::core::messages::{
     poll_privacy, prompt, POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
-use crate::core::poll::{Poll, RoundResult};
-use crate::outbox::ref_placeholder;
-use crate::polls::{PollAction, PollPresenter};
+use crate::core::poll::{Poll, PollEffect, RoundRecord};
+use crate::outbox::Delivery;
+use crate::polls::{PollAction, PollPresenter, PollShown, PollView};
 use crate::store::{NewOutbox, Store};
 use serde_json::{json, Value};
 use serenity::all::Permissions;
@@ -136,8 +136,8 @@ fn embed(title: String, description: String, footer: String) -> Embed {
     }
 }
 
-fn footer(poll: &Poll) -> String {
-    poll_footer(poll, &one_line(&poll.creator.name))
+fn footer(poll: &Poll, round: u32) -> String {
+    poll_footer(poll, &one_line(&poll.creator.name), round)
 }
 
 /// Names in embed footers are shown as plain text; only line breaks need to go.
@@ -170,7 +170,7 @@ pub fn poll_message(poll: &Poll, pack: &Pack) -> Message {
         embeds: vec![embed(
             format!("Team poll: {}", pack.title),
             description,
-            footer(poll),
+            footer(poll, poll.round),
         )],
         components: Some(vec![answer_row(&poll.id, "Answer")]),
         ..Default::default()
@@ -178,47 +178,72 @@ pub fn poll_message(poll: &Poll, pack: &Pack) -> Message {
 }
 
 /// The poll message of a closed round: the button goes, the count stays.
-fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message {
-    let people = crate::core::poll::answered_count(result.team.respondents);
-    let round = poll.round_label(result.round);
+fn closed_message(poll: &Poll, pack: &Pack, record: &RoundRecord) -> Message {
+    let people = crate::core::poll::answered_count(record.tally.respondents);
+    let round = record.round_label();
     Message {
         content: format!("Team poll: {}", escape_markdown(&pack.title)),
         embeds: vec![embed(
             format!("Team poll: {}{round}", pack.title),
             poll_closed_line(&people),
-            footer(poll),
+            footer(poll, record.round),
         )],
         components: Some(Vec::new()),
         ..Default::default()
     }
 }
 
-/// What Discord shows for polls: messages in the poll's channel, through the outbox.
+/// Where Discord shows a poll's effects: messages in the poll's channel, through the
+/// outbox.
 pub struct DiscordPollPresenter;
 
-impl DiscordPollPresenter {
-    fn entry(poll: &Poll, op: Value, produces: Option<String>) -> NewOutbox {
-        NewOutbox {
-            platform: Platform::Discord,
-            lane: lane(&poll.id),
-            op: op.into(),
-            produces,
+impl PollPresenter for DiscordPollPresenter {
+    fn place(&self, poll: &Poll, effect: PollEffect) -> NewOutbox {
+        PollShown::entry(poll, effect, lane(&poll.id), |round| {
+            message_ref(&poll.id, round)
+        })
+    }
+}
+
+fn channel_messages(channel: &ChannelId) -> String {
+    format!("/channels/{channel}/messages")
+}
+
+/// The REST call that shows a poll's effect, rendered from the poll as it is now
+/// (`store` names the members a reminder pings); `Ok(None)` when there is nothing to send
+/// any more. The error is a reason to try again (the store).
+pub fn poll_call(
+    store: &dyn Store,
+    view: &PollView,
+    shown: &PollShown,
+) -> Result<Option<Value>, Delivery> {
+    let (channel, message) = match view {
+        PollView::Open { poll, pack } => (&poll.channel, poll_message(poll, pack)),
+        PollView::Closed { poll, pack, record } => {
+            (&poll.channel, closed_message(poll, pack, record))
         }
-    }
-
-    /// Edits a round's poll message in place; its id is the ref its post produced.
-    fn edit_poll_message(poll: &Poll, round: u32, message: Message) -> NewOutbox {
-        let path = format!(
-            "/channels/{}/messages/{}",
-            poll.channel,
-            ref_placeholder(&message_ref(&poll.id, round))
-        );
-        Self::entry(poll, op("PATCH", path, Some(message.to_json())), None)
-    }
-
-    fn channel_messages(poll: &Poll) -> String {
-        format!("/channels/{}/messages", poll.channel)
-    }
+        PollView::Card { record, card } => (&record.channel, card_message(card)),
+        PollView::Remind { poll, answered } => {
+            return reminder(store, poll, answered)
+                .map_err(|error| Delivery::Retry {
+                    after_ms: None,
+                    error,
+                })
+                .map(Some)
+        }
+        PollView::Nothing => return Ok(None),
+    };
+    Ok(Some(match (&shown.effect, &shown.message) {
+        (PollEffect::Refresh { .. }, Some(id)) => op(
+            "PATCH",
+            format!("{}/{id}", channel_messages(channel)),
+            Some(message.to_json()),
+        ),
+        (PollEffect::Refresh { .. }, None) => {
+            return Err(Delivery::Refused("a refresh names no message".into()))
+        }
+        _ => op("POST", channel_messages(channel), Some(message.to_json())),
+    }))
 }
 
 /// Members known not to have answered this round, by user id: those who opened the form,
@@ -260,14 +285,13 @@ fn not_answered(store: &dyn Store, poll: &Poll, answered: &BTreeSet<String>) -> 
         .collect()
 }
 
-/// The queued reminder of a poll's round, `{"poll", "round", "answered"}`: who it names is
-/// decided when it is sent, from the store as it is then, as on Slack.
+/// A reminder queued by an earlier release: `{"remind": {"poll", "round", "answered"}}`.
 const REMIND: &str = "remind";
 
-/// The call that sends a queued reminder (`op` holds [`REMIND`]), naming the members known
-/// not to have answered by now; `Ok(None)` when the poll has moved on, or everyone it
+/// The call that sends a reminder queued by an earlier release (`op` holds [`REMIND`]),
+/// as [`poll_call`] sends one; `Ok(None)` when the poll has moved on, or everyone it
 /// would name has answered since. The error is a reason to try again (the store).
-pub fn reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>, String> {
+pub fn queued_reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>, String> {
     let Some(remind) = queued.get(REMIND) else {
         return Ok(None);
     };
@@ -278,7 +302,13 @@ pub fn reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>,
     let Some((poll, answered)) = due else {
         return Ok(None);
     };
-    let mention = not_answered(store, &poll, &answered);
+    reminder(store, &poll, &answered).map(Some)
+}
+
+/// The reminder of a poll's open round, naming the members known not to have answered
+/// by now (`answered`: respondent keys).
+fn reminder(store: &dyn Store, poll: &Poll, answered: &BTreeSet<String>) -> Result<Value, String> {
+    let mention = not_answered(store, poll, answered);
     let closes = poll
         .closes_at
         .map(|c| format!(" closes {}", discord_time(c)))
@@ -309,57 +339,7 @@ pub fn reminder_call(store: &dyn Store, queued: &Value) -> Result<Option<Value>,
     let mut body = message.to_json();
     // Exactly these members may be pinged; nothing parsed from the text.
     body["allowed_mentions"] = json!({ "parse": [], "users": mention });
-    Ok(Some(op(
-        "POST",
-        DiscordPollPresenter::channel_messages(&poll),
-        Some(body),
-    )))
-}
-
-impl PollPresenter for DiscordPollPresenter {
-    fn opened(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox> {
-        vec![Self::entry(
-            poll,
-            op(
-                "POST",
-                Self::channel_messages(poll),
-                Some(poll_message(poll, pack).to_json()),
-            ),
-            Some(message_ref(&poll.id, poll.round)),
-        )]
-    }
-
-    fn progress(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox> {
-        vec![Self::edit_poll_message(
-            poll,
-            poll.round,
-            poll_message(poll, pack),
-        )]
-    }
-
-    fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox> {
-        let mut entries = vec![
-            Self::edit_poll_message(poll, result.round, closed_message(poll, pack, result)),
-            Self::entry(
-                poll,
-                op(
-                    "POST",
-                    Self::channel_messages(poll),
-                    Some(card_message(&result.card).to_json()),
-                ),
-                None,
-            ),
-        ];
-        if result.next_round.is_some() {
-            entries.extend(self.opened(poll, pack));
-        }
-        entries
-    }
-
-    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox> {
-        let remind = json!({ "poll": poll.id, "round": poll.round, "answered": answered });
-        vec![Self::entry(poll, json!({ REMIND: remind }), None)]
-    }
+    Ok(op("POST", channel_messages(&poll.channel), Some(body)))
 }
 
 /// The interaction's member may close any poll: Administrator or Manage Server.

@@ -3,10 +3,12 @@
 //! decided then, performs each call with [`Rest`], and indexes a
 //! new thread under its conversation so written replies in it are recognised.
 
+use super::polls::poll_call;
 use super::rest::{thread_ref, Rest};
 use super::shown::{self, Shown};
 use crate::app::App;
 use crate::outbox::{Delivery, Sender};
+use crate::polls::PollShown;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -20,7 +22,24 @@ pub struct DiscordSender {
 impl Sender for DiscordSender {
     async fn send(&self, op: &Value) -> Delivery {
         let rendered;
-        let op = if op.get("said").is_some() {
+        let op = if let Some(shown) = PollShown::of(op) {
+            let shown = match shown {
+                Ok(shown) => shown,
+                Err(e) => return Delivery::Refused(e),
+            };
+            let call = self
+                .app
+                .poll_view(&shown)
+                .and_then(|view| poll_call(self.app.store.as_ref(), &view, &shown));
+            match call {
+                Ok(Some(call)) => {
+                    rendered = call;
+                    &rendered
+                }
+                Ok(None) => return Delivery::Sent(None),
+                Err(delivery) => return delivery,
+            }
+        } else if op.get("said").is_some() {
             let shown: Shown = match serde_json::from_value(op.clone()) {
                 Ok(s) => s,
                 Err(e) => return Delivery::Refused(format!("bad message: {e}")),
@@ -37,7 +56,7 @@ impl Sender for DiscordSender {
                 Err(e) => return Delivery::Refused(format!("cannot render the message: {e}")),
             }
         } else if op.get("remind").is_some() {
-            match super::polls::reminder_call(self.app.store.as_ref(), op) {
+            match super::polls::queued_reminder_call(self.app.store.as_ref(), op) {
                 Ok(Some(call)) => {
                     rendered = call;
                     &rendered

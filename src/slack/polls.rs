@@ -30,14 +30,14 @@ use crate::core::messages::{
     POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
-use crate::core::poll::{human_duration, Poll, RoundResult};
+use crate::core::poll::{human_duration, Poll, PollEffect, RoundRecord};
 use crate::core::score::Answers;
-use crate::outbox::{ref_placeholder, Delivery};
-use crate::polls::{PollAction, PollPresenter};
+use crate::outbox::Delivery;
+use crate::polls::{PollAction, PollPresenter, PollShown, PollView};
 use crate::store::{NewOutbox, Store};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,8 +121,8 @@ fn context(text: String) -> SlackBlock {
     .into()
 }
 
-fn footer(poll: &Poll) -> String {
-    poll_footer(poll, &mention(poll.creator.id.as_str()))
+fn footer(poll: &Poll, round: u32) -> String {
+    poll_footer(poll, &mention(poll.creator.id.as_str()), round)
 }
 
 /// The poll message of the open round: what is asked, the participation count and the
@@ -153,15 +153,15 @@ pub fn poll_message(poll: &Poll, pack: &Pack) -> Message {
                     truncate(&format!("tradeoff_poll|{}", poll.id), limits::BLOCK_ID).into(),
                 )
                 .into(),
-            context(footer(poll)),
+            context(footer(poll, poll.round)),
         ],
     }
 }
 
 /// The poll message of a closed round: the button goes, the count stays.
-pub fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message {
-    let people = crate::core::poll::answered_count(result.team.respondents);
-    let round = poll.round_label(result.round);
+pub fn closed_message(poll: &Poll, pack: &Pack, record: &RoundRecord) -> Message {
+    let people = crate::core::poll::answered_count(record.tally.respondents);
+    let round = record.round_label();
     Message {
         text: truncate(
             &format!("Team poll: {}{round}. Closed · {people}.", pack.title),
@@ -173,87 +173,44 @@ pub fn closed_message(poll: &Poll, pack: &Pack, result: &RoundResult) -> Message
                 escape(&pack.title),
                 escape(&poll_closed_line(&people))
             )),
-            context(footer(poll)),
+            context(footer(poll, record.round)),
         ],
     }
 }
 
-/// What Slack shows for polls: messages in the poll's channel, through the outbox.
+/// Where Slack shows a poll's effects: messages in the poll's channel, through the outbox.
 pub struct SlackPollPresenter;
 
 impl PollPresenter for SlackPollPresenter {
-    fn opened(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox> {
-        vec![entry(
-            &poll.id,
-            api::post(
-                poll.channel.as_str(),
-                None,
-                &poll_message(poll, pack),
-                false,
-            ),
-            Some(message_ref(&poll.id, poll.round)),
-        )]
-    }
-
-    fn progress(&self, poll: &Poll, pack: &Pack) -> Vec<NewOutbox> {
-        vec![entry(
-            &poll.id,
-            api::update(
-                poll.channel.as_str(),
-                &ref_placeholder(&message_ref(&poll.id, poll.round)),
-                &poll_message(poll, pack),
-            ),
-            None,
-        )]
-    }
-
-    fn summary(&self, poll: &Poll, pack: &Pack, result: &RoundResult) -> Vec<NewOutbox> {
-        let mut out = vec![
-            entry(
-                &poll.id,
-                api::update(
-                    poll.channel.as_str(),
-                    &ref_placeholder(&message_ref(&poll.id, result.round)),
-                    &closed_message(poll, pack, result),
-                ),
-                None,
-            ),
-            entry(
-                &poll.id,
-                api::post(
-                    poll.channel.as_str(),
-                    None,
-                    &render::card(&result.card),
-                    false,
-                ),
-                None,
-            ),
-        ];
-        if result.next_round.is_some() {
-            out.extend(self.opened(poll, pack));
-        }
-        out
-    }
-
-    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox> {
-        vec![entry(
-            &poll.id,
-            json!({
-                "method": REMIND_METHOD,
-                "body": {
-                    "poll": poll.id,
-                    "round": poll.round,
-                    "channel": poll.channel,
-                    "closes": closes_text(poll),
-                    "answered": answered,
-                },
-            }),
-            None,
-        )]
+    fn place(&self, poll: &Poll, effect: PollEffect) -> NewOutbox {
+        PollShown::entry(poll, effect, lane(&poll.id), |round| {
+            message_ref(&poll.id, round)
+        })
     }
 }
 
-/// " closes in 2 h 0 min (Fri 17:00 CET)", said when the reminder is queued (at its due time).
+/// The Web API call that shows a poll's effect, rendered from the poll as it is now;
+/// `Ok(None)` for a reminder, which [`send_reminder`] sends.
+pub fn poll_call(view: &PollView, shown: &PollShown) -> Result<Option<Value>, Delivery> {
+    let (channel, message) = match view {
+        PollView::Open { poll, pack } => (&poll.channel, poll_message(poll, pack)),
+        PollView::Closed { poll, pack, record } => {
+            (&poll.channel, closed_message(poll, pack, record))
+        }
+        PollView::Card { record, card } => (&record.channel, render::card(card)),
+        PollView::Remind { .. } | PollView::Nothing => return Ok(None),
+    };
+    Ok(Some(match (&shown.effect, &shown.message) {
+        (PollEffect::Refresh { .. }, Some(ts)) => api::update(channel.as_str(), ts, &message),
+        (PollEffect::Refresh { .. }, None) => {
+            return Err(Delivery::Refused("a refresh names no message".into()))
+        }
+        _ => api::post(channel.as_str(), None, &message, false),
+    }))
+}
+
+/// " closes in 2 h 0 min (Fri 17:00 CET)": the reminder's due time is the close's less the
+/// poll's reminder lead.
 fn closes_text(poll: &Poll) -> String {
     let Some(closes) = poll.closes_at else {
         return " is still open".into();
@@ -738,11 +695,9 @@ impl SlackBot {
 // The reminder, performed by the sender when it is due.
 // ---------------------------------------------------------------------------------------
 
-/// Sends a reminder: lists the channel's members, leaves out the bot, bots, deactivated
-/// accounts and whoever has answered this round, and mentions the rest in one message.
-/// Nothing is posted when the poll has moved on (closed, or another round) or everyone
-/// has answered.
-pub(super) async fn send_reminder(
+/// Sends a reminder queued by an earlier release (`{"poll", "round", "answered"}`), as
+/// [`send_reminder`] does.
+pub(super) async fn send_queued_reminder(
     client: &SlackHyperClient,
     token: &SlackApiToken,
     store: &Arc<dyn Store>,
@@ -754,7 +709,6 @@ pub(super) async fn send_reminder(
         return Err(Delivery::Refused("reminder without a poll id".into()));
     };
     let round = body["round"].as_u64().unwrap_or(0) as u32;
-    let channel = body["channel"].as_str().unwrap_or_default();
     let due =
         crate::polls::reminder_due(store.as_ref(), &id, round, &body["answered"]).map_err(|e| {
             Delivery::Retry {
@@ -765,6 +719,23 @@ pub(super) async fn send_reminder(
     let Some((poll, answered)) = due else {
         return Ok(None);
     };
+    send_reminder(client, token, bot_user, within, &poll, &answered).await
+}
+
+/// Sends a poll's reminder: lists the channel's members, leaves out the bot, bots,
+/// deactivated accounts and whoever has answered this round (`answered`, respondent
+/// keys), and mentions the rest in one message. Nothing is posted when everyone has
+/// answered.
+pub(super) async fn send_reminder(
+    client: &SlackHyperClient,
+    token: &SlackApiToken,
+    bot_user: Option<&str>,
+    within: Duration,
+    poll: &Poll,
+    answered: &BTreeSet<String>,
+) -> Result<Option<String>, Delivery> {
+    let id = &poll.id;
+    let channel = poll.channel.as_str();
     let session = client.open_session(token);
     let mut members = Vec::new();
     let mut cursor: Option<SlackCursorId> = None;
@@ -819,7 +790,7 @@ pub(super) async fn send_reminder(
         tracing::info!(poll = %id, "everyone here has answered; no reminder needed");
         return Ok(None);
     }
-    let closes = body["closes"].as_str().unwrap_or(" is still open");
+    let closes = closes_text(poll);
     let names: Vec<String> = mention_ids.iter().map(|m| mention(m)).collect();
     let mut text = format!(
         "Reminder: the team poll{closes}. {}: you have not answered this round yet; press \

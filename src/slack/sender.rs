@@ -3,10 +3,12 @@
 //! new thread's parent so replies in it are recognised.
 
 use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
+use super::polls::{poll_call, send_reminder};
 use super::render;
 use crate::app::App;
 use crate::core::effect::Effect;
 use crate::outbox::{Delivery, Sender};
+use crate::polls::{PollShown, PollView};
 use crate::store::Store;
 use serde_json::Value;
 use slack_morphism::prelude::*;
@@ -74,7 +76,7 @@ impl SlackSender {
                 Ok(None)
             }
             super::polls::REMIND_METHOD => {
-                super::polls::send_reminder(
+                super::polls::send_queued_reminder(
                     &self.client,
                     &self.token,
                     &self.store,
@@ -89,8 +91,46 @@ impl SlackSender {
     }
 }
 
+impl SlackSender {
+    /// Shows a poll's effect, rendered from the poll as it is now.
+    async fn send_poll(&self, shown: &PollShown) -> Delivery {
+        let view = match self.app.poll_view(shown) {
+            Ok(view) => view,
+            Err(delivery) => return delivery,
+        };
+        let call = match poll_call(&view, shown) {
+            Ok(Some(call)) => call,
+            Ok(None) => {
+                return match &view {
+                    PollView::Remind { poll, answered } => send_reminder(
+                        &self.client,
+                        &self.token,
+                        self.bot_user.as_deref(),
+                        self.answer_within,
+                        poll,
+                        answered,
+                    )
+                    .await
+                    .map_or_else(|d| d, Delivery::Sent),
+                    _ => Delivery::Sent(None),
+                }
+            }
+            Err(delivery) => return delivery,
+        };
+        match self.call(&call).await {
+            Ok(created) => Delivery::Sent(created),
+            Err(delivery) => delivery,
+        }
+    }
+}
+
 impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
+        match PollShown::of(op) {
+            Some(Ok(shown)) => return self.send_poll(&shown).await,
+            Some(Err(e)) => return Delivery::Refused(e),
+            None => {}
+        }
         let shown = match op.get("said") {
             Some(_) => Some(serde_json::from_value::<Shown>(op.clone())),
             None => earlier_release(op),

@@ -14,7 +14,7 @@ use crate::core::conversation::Conversation;
 use crate::core::ids::{
     ChannelId, ConversationKey, PackId, Platform, PollId, UserRef, WorkspaceId,
 };
-use crate::core::poll::Poll;
+use crate::core::poll::{Poll, RoundRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -209,6 +209,8 @@ pub struct Batch {
     pub poll: Option<Poll>,
     /// A member's answers to a poll round, filed under their respondent key.
     pub response: Option<ResponseKey>,
+    /// A closed round, kept for its summary and the channel's history.
+    pub round: Option<RoundRecord>,
 }
 
 /// Where a poll response is filed, and what it holds.
@@ -314,6 +316,9 @@ pub trait Store: Send + Sync + 'static {
     /// The responses to one round, keyed by respondent.
     fn poll_responses(&self, poll: &PollId, round: u32)
         -> StoreResult<Vec<(String, PollResponse)>>;
+
+    /// A closed round of a poll.
+    fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>>;
 
     /// A value set by a delivered outbox entry (see [`NewOutbox::produces`]).
     fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::core::conversation::Conversation;
 use crate::core::ids::{ChannelId, ConversationKey, PackId, Platform, PollId, WorkspaceId};
-use crate::core::poll::{Poll, PollState};
+use crate::core::poll::{Poll, PollState, RoundRecord};
 use crate::telemetry;
 use fs2::FileExt;
 use serde::de::DeserializeOwned;
@@ -34,7 +34,8 @@ const REFS: u8 = 5;
 const SEEN: u8 = 6;
 const POLLS: u8 = 7;
 const RESPONSES: u8 = 8;
-const TREE_NAMES: [&str; 9] = [
+const ROUNDS: u8 = 9;
+const TREE_NAMES: [&str; 10] = [
     "packs",
     "conversations",
     "results",
@@ -44,6 +45,7 @@ const TREE_NAMES: [&str; 9] = [
     "seen",
     "polls",
     "poll_responses",
+    "poll_rounds",
 ];
 
 /// sled's page cache. Its default is 1 GiB; the bot reads little (a conversation when an
@@ -173,6 +175,9 @@ impl SledStore {
                 response_key(&r.poll, r.round, &r.respondent),
                 encode(&r.response),
             ));
+        }
+        if let Some(r) = &batch.round {
+            ops.push(Op::put(ROUNDS, round_key(&r.poll, r.round), encode(r)));
         }
         if let Some((key, read)) = batch.conversation {
             ops.push(next_version(CONVERSATIONS, key.storage_key(), read));
@@ -327,6 +332,13 @@ fn response_prefix(poll: &PollId, round: u32) -> Vec<u8> {
 fn response_key(poll: &PollId, round: u32, respondent: &str) -> Vec<u8> {
     let mut key = response_prefix(poll, round);
     key.extend_from_slice(respondent.as_bytes());
+    key
+}
+
+/// Where a closed round's record is kept.
+fn round_key(poll: &PollId, round: u32) -> Vec<u8> {
+    let mut key = response_prefix(poll, round);
+    key.pop();
     key
 }
 
@@ -510,6 +522,15 @@ impl Store for SledStore {
                     Ok((respondent, decode("poll response", &bytes)?))
                 })
                 .collect()
+        })
+    }
+
+    fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>> {
+        self.read(|s| {
+            s[ROUNDS as usize]
+                .get(round_key(poll, round))?
+                .map(|b| decode("poll round", &b))
+                .transpose()
         })
     }
 

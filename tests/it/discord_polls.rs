@@ -231,6 +231,8 @@ async fn open_answer_change_close_and_the_summary_embed() {
     // Bob and Cy pick real-time; Dee goes for data and ML.
     let realtime = [("workload", "realtime"), ("concurrency", "high")];
     let thanks = answer(&bot, &poll, BOB, &realtime, GUILD, CHANNEL).await;
+    // Delivered as it comes: each edit shows the count as it stands when sent.
+    assert_eq!(bot.deliver().await.sent, 1, "one edit per new member");
     assert!(
         thanks
             .starts_with("**Thanks, your answers are in** (you can change them until the close)."),
@@ -241,6 +243,7 @@ async fn open_answer_change_close_and_the_summary_embed() {
         "the member sees their own answers: {thanks}"
     );
     answer(&bot, &poll, CY, &realtime, GUILD, CHANNEL).await;
+    assert_eq!(bot.deliver().await.sent, 1, "one edit per new member");
     answer(
         &bot,
         &poll,
@@ -250,7 +253,7 @@ async fn open_answer_change_close_and_the_summary_embed() {
         CHANNEL,
     )
     .await;
-    assert_eq!(bot.deliver().await.sent, 3, "one edit per new member");
+    assert_eq!(bot.deliver().await.sent, 1, "one edit per new member");
 
     // Dee changes her mind: Back undoes an answer, Skip skips; her last answers count and
     // the count stays at three (no new edit).
@@ -835,4 +838,55 @@ async fn a_recurring_poll_posts_each_summary_and_opens_the_next_round_message() 
         .unwrap();
     assert_ne!(last.path, first_message);
     assert!(description(&last.body).starts_with("1 teammate has answered"));
+}
+
+#[tokio::test]
+async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_sent() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    bot.interact(&poll_command(Some("for 2d"), ADA, GUILD, CHANNEL))
+        .await;
+    let poll = open_poll(&bot, GUILD, CHANNEL);
+    // Bob answers before the poll message has gone out; then Ada closes the poll.
+    answer(&bot, &poll, BOB, &[("workload", "api")], GUILD, CHANNEL).await;
+    bot.interact(&poll_command(Some("close"), ADA, GUILD, CHANNEL))
+        .await;
+
+    // What is queued says what to show, not how: no embed, no text, a few bytes each.
+    let queued = bot.store.outbox_pending(Platform::Discord).unwrap();
+    let shows: Vec<String> = queued
+        .iter()
+        .map(|e| e.message.op.to_value().unwrap())
+        .map(|op| {
+            assert!(
+                op.get("body").is_none() && op.get("embeds").is_none(),
+                "{op}"
+            );
+            assert!(op.to_string().len() < 160, "{op}");
+            op["poll_shows"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(shows, ["message", "refresh", "refresh", "card"]);
+    let record = bot
+        .store
+        .round(&poll, 1)
+        .unwrap()
+        .expect("the round is kept");
+    assert_eq!(record.tally.respondents, 1);
+
+    while bot.deliver().await.sent > 0 {}
+    // The poll message went out after the close: it shows the round closed, with its count.
+    let posts = posts_to(&standin, CHANNEL);
+    assert!(
+        description(&posts[0]).starts_with("Closed · 1 teammate answered"),
+        "{}",
+        posts[0]
+    );
+    assert_eq!(posts[0]["components"], json!([]), "no Answer button");
+    let edits = edits_in(&standin, CHANNEL);
+    assert_eq!(edits.len(), 2);
+    assert_eq!(
+        posts[1]["embeds"][0]["title"],
+        "Team result: Backend decision: Node.js or Python"
+    );
 }

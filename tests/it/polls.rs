@@ -9,43 +9,33 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tradeoff::app::{App, AppError, UserError};
 use tradeoff::core::ids::{ChannelId, Platform, UserRef, WorkspaceId};
-use tradeoff::core::pack::Pack;
-use tradeoff::core::poll::{Poll, RoundResult};
-use tradeoff::polls::{ChannelKey, PollAction, PollPresenter};
+use tradeoff::core::poll::{Poll, PollEffect};
+use tradeoff::polls::{ChannelKey, PollAction, PollPresenter, PollShown, PollView};
 use tradeoff::store::NewOutbox;
 
-/// Renders poll events as plain JSON ops, so tests can read what would be posted.
+/// Queues poll effects with what a reader of the poll saw when they were queued (its status
+/// line), so tests can read what would be posted.
 struct Recorder;
 
-fn op(kind: &str, poll: &Poll, body: serde_json::Value) -> NewOutbox {
-    NewOutbox {
-        platform: poll.platform,
-        lane: format!("poll:{}", poll.id),
-        op: json!({ "kind": kind, "poll": poll.id, "round": poll.round, "body": body }).into(),
-        produces: None,
-    }
-}
-
 impl PollPresenter for Recorder {
-    fn opened(&self, poll: &Poll, _: &Pack) -> Vec<NewOutbox> {
-        vec![op("opened", poll, json!(poll.status_line()))]
-    }
-    fn progress(&self, poll: &Poll, _: &Pack) -> Vec<NewOutbox> {
-        vec![op("progress", poll, json!(poll.status_line()))]
-    }
-    fn summary(&self, poll: &Poll, _: &Pack, result: &RoundResult) -> Vec<NewOutbox> {
-        vec![op(
-            "summary",
-            poll,
-            json!({ "round": result.round, "late": result.late_by, "card": result.card.to_text(),
-                    "recommendation": result.card.pick, "respondents": result.team.respondents }),
-        )]
-    }
-    fn reminder(&self, poll: &Poll, answered: &[String]) -> Vec<NewOutbox> {
-        vec![op("reminder", poll, json!(answered))]
+    fn place(&self, poll: &Poll, effect: PollEffect) -> NewOutbox {
+        let kind = match &effect {
+            PollEffect::Message { .. } => "opened",
+            PollEffect::Refresh { round } if *round == poll.round && poll.is_open() => "progress",
+            PollEffect::Refresh { .. } => "closed",
+            PollEffect::Card { .. } => "summary",
+            PollEffect::Remind { .. } => "reminder",
+        };
+        let mut entry = PollShown::entry(poll, effect, format!("poll:{}", poll.id), |r| {
+            format!("poll:{}:{r}", poll.id)
+        });
+        let mut op = entry.op.to_value().unwrap();
+        op["kind"] = json!(kind);
+        op["status"] = json!(poll.status_line());
+        entry.op = op.into();
+        entry
     }
 }
-
 fn user(id: &str) -> UserRef {
     UserRef::new(id, format!("user {id}"))
 }
@@ -71,7 +61,8 @@ fn open(app: &App, ch: ChannelKey, args: &str, now: i64) -> Poll {
     }
 }
 
-/// The ops queued so far of one kind.
+/// The ops queued so far of one kind, each with its `body`: the status line when it was
+/// queued, or for a summary and a reminder what they show when sent.
 fn queued(app: &App, kind: &str) -> Vec<serde_json::Value> {
     app.store
         .outbox_pending(Platform::Slack)
@@ -79,6 +70,18 @@ fn queued(app: &App, kind: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|e| e.message.op.to_value().unwrap())
         .filter(|op| op["kind"] == kind)
+        .map(|mut op| {
+            let shown = PollShown::of(&op).unwrap().unwrap();
+            op["body"] = match app.poll_view(&shown) {
+                Ok(PollView::Card { record, card }) => json!({
+                    "round": record.round, "late": record.late_by, "card": card.to_text(),
+                    "recommendation": card.pick, "respondents": record.tally.respondents,
+                }),
+                Ok(PollView::Remind { answered, .. }) => json!(answered),
+                _ => op["status"].clone(),
+            };
+            op
+        })
         .collect()
 }
 
@@ -167,6 +170,18 @@ fn members_answer_one_changes_and_the_creator_closes() {
         app.close_poll(channel("T1", "C1"), &user("U0"), false, T0 + 50, &Recorder),
         Err(AppError::User(UserError::NoPoll))
     ));
+
+    // The round is kept: after a restart its card is the one made at the close, and it
+    // is shown only with the pack it was counted with.
+    drop(app);
+    let app = common::app_in(dir.path(), &common::root());
+    let record = app.store.round(&poll.id, 1).unwrap().unwrap();
+    let pack = app.catalog.get(&record.pack, record.pack_version).unwrap();
+    assert_eq!(record.card(&pack).to_text(), result.card.to_text());
+    let mut other = (*pack).clone();
+    other.questions.pop();
+    assert!(record.fits(&pack).is_ok());
+    assert!(record.fits(&other).is_err());
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tradeoff::core::ids::{ChannelId, Platform, PollId, WorkspaceId};
 use tradeoff::polls::PollPresenter;
-use tradeoff::slack::polls::{modal_violations, SlackPollPresenter};
+use tradeoff::slack::polls::{modal_violations, SlackPollPresenter, ANSWER_ACTION};
 use tradeoff::slack::render::limit_violations;
 use tradeoff::store::{SledStore, Store};
 
@@ -305,6 +305,8 @@ async fn open_answer_in_the_modal_change_close_and_the_summary_card() {
         &[("workload", "realtime"), ("concurrency", "high")],
     )
     .await;
+    // Delivered as it comes: each update shows the count as it stands when sent.
+    assert_eq!(h.pass().await.sent, 1, "one update per new member");
     assert_eq!(view["type"], "modal");
     assert_eq!(view["callback_id"], "tradeoff_poll");
     assert_eq!(view["private_metadata"], poll.id.to_string());
@@ -337,6 +339,7 @@ async fn open_answer_in_the_modal_change_close_and_the_summary_card() {
         &[("workload", "realtime"), ("concurrency", "high")],
     )
     .await;
+    assert_eq!(h.pass().await.sent, 1, "one update per new member");
     answer(
         &h,
         &stand_in,
@@ -349,7 +352,7 @@ async fn open_answer_in_the_modal_change_close_and_the_summary_card() {
         ],
     )
     .await;
-    assert_eq!(h.pass().await.sent, 3, "one update per new member");
+    assert_eq!(h.pass().await.sent, 1, "one update per new member");
 
     // Dee changes her mind: the modal opens with her answers, and her new ones replace
     // them. An answer to a question that no longer applies is dropped.
@@ -838,4 +841,66 @@ async fn a_recurring_poll_posts_each_summary_and_the_next_rounds_message() {
     let last = updates_in(&stand_in, CHANNEL).pop().unwrap();
     assert_ne!(last["ts"], first_ts);
     assert!(shown(&last).contains("1 teammate has answered"));
+}
+
+#[tokio::test]
+async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_sent() {
+    let (_dir, stand_in, h) = setup().await;
+    command(&h, "poll for 2d", ADA, TEAM, CHANNEL).await;
+    let poll = open_poll(&h, TEAM, CHANNEL);
+    // Bob answers before the poll message has gone out.
+    answer(
+        &h,
+        &stand_in,
+        &poll.id,
+        BOB,
+        &[("workload", "realtime"), ("concurrency", "high")],
+    )
+    .await;
+    command(&h, "poll close", ADA, TEAM, CHANNEL).await;
+
+    // What is queued says what to show, not how: no Block Kit, no text, a few bytes each.
+    let queued = h.app.store.outbox_pending(Platform::Slack).unwrap();
+    let shows: Vec<String> = queued
+        .iter()
+        .map(|e| e.message.op.to_value().unwrap())
+        .map(|op| {
+            assert!(
+                op.get("blocks").is_none() && op.get("body").is_none(),
+                "{op}"
+            );
+            assert!(e_len(&op) < 160, "{op}");
+            op["poll_shows"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(shows, ["message", "refresh", "refresh", "card"]);
+    let record = h
+        .app
+        .store
+        .round(&poll.id, 1)
+        .unwrap()
+        .expect("the round is kept");
+    assert_eq!(record.tally.respondents, 1);
+    assert_eq!(record.by.len(), 1, "who answered, by name");
+
+    h.deliver().await;
+    // The poll message went out after the close: it shows the round closed, with its count.
+    let posts = posts_in(&stand_in, CHANNEL);
+    let first = shown(&posts[0]);
+    assert!(first.contains("1 teammate answered"), "{first}");
+    assert!(
+        !posts[0]["blocks"].to_string().contains(ANSWER_ACTION),
+        "no Answer button on a closed round"
+    );
+    let poll_ts = stand_in.calls_of("chat.postMessage")[0].ts.clone().unwrap();
+    let updates = updates_in(&stand_in, CHANNEL);
+    assert_eq!(updates.len(), 2);
+    assert!(updates.iter().all(|u| u["ts"] == poll_ts));
+    let card = shown(&posts[1]);
+    assert!(card.contains("Team result"), "{card}");
+    assert!(card.contains("1 teammate answered"), "{card}");
+}
+
+fn e_len(op: &Value) -> usize {
+    op.to_string().len()
 }

@@ -178,7 +178,7 @@ mod stalling {
     use super::StallingStore;
     use tradeoff::core::conversation::Conversation;
     use tradeoff::core::ids::{ChannelId, ConversationKey, PackId, Platform, PollId, WorkspaceId};
-    use tradeoff::core::poll::Poll;
+    use tradeoff::core::poll::{Poll, RoundRecord};
     use tradeoff::store::*;
 
     /// Each method passes the gate, then calls the real store's.
@@ -250,6 +250,7 @@ mod stalling {
                 respondent: &str
             ) -> StoreResult<Option<PollResponse>>;
             fn poll_responses(&self, poll: &PollId, round: u32) -> StoreResult<Vec<(String, PollResponse)>>;
+            fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>>;
             fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
             fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
             fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
