@@ -5,6 +5,12 @@
 #
 #   benches/slack_load.sh [DURATION_SECONDS] [CONNECTIONS]
 #
+# LOAD=clicks loads `POST /slack/interactions` with clicks instead, and LOAD=replies
+# `POST /slack/events` with thread replies: the data directory is first filled with STEPS
+# decisions just started (default 25,000 per second of load), and each request answers the
+# first question of another one (`slack_bench steps`); once all are answered, requests
+# repeat, as Slack's retries do, and are acted on once.
+#
 # Needs wrk and bc (Debian: apt-get install -y wrk bc), openssl, taskset. Builds in release
 # mode. It prints serve's CPU time per start by thread, then waits for the outbox to
 # deliver everything the load queued. READ_PROBE=1 also times one command that reads the
@@ -24,6 +30,7 @@ PORT_SERVE=39301 PORT_BARE=39302 PORT_API=39303
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --bin tradeoff --example slack_bench
 BIN=${BENCH_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 DATA=${DATA_DIR:-$(mktemp -d)}
+LOAD=${LOAD:-starts}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -33,6 +40,16 @@ cleanup() {
   [ -n "${DATA_DIR:-}" ] || rm -rf "$DATA"
 }
 trap cleanup EXIT
+
+case "$LOAD" in
+  starts) SCRIPT=benches/slack_start.lua STEPS=0 ;;
+  clicks|replies)
+    SCRIPT=benches/slack_steps.lua STEPS=${STEPS:-$(( 25000 * DURATION ))}
+    export REQUESTS="$DATA.requests"
+    SLACK_SIGNING_SECRET=$SECRET "$BIN/examples/slack_bench" steps "$DATA" "$STEPS" "$REQUESTS" "$LOAD"
+    trap 'cleanup; rm -f "$REQUESTS"' EXIT ;;
+  *) echo "LOAD is starts, clicks or replies, not $LOAD" >&2; exit 2 ;;
+esac
 
 taskset -c 0 "$BIN/examples/slack_bench" stand-in "127.0.0.1:$PORT_API" & PIDS+=($!)
 SLACK_SIGNING_SECRET=$SECRET taskset -c 1 "$BIN/examples/slack_bench" bare "127.0.0.1:$PORT_BARE" & PIDS+=($!)
@@ -61,7 +78,7 @@ for port in $PORT_SERVE $PORT_BARE; do
   [ "$code" = 200 ] || { echo "port $port answered $code" >&2; exit 1; }
 done
 
-run() { taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/slack_start.lua "$1" | grep RESULT; }
+run() { taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$SCRIPT" "$1" | grep RESULT; }
 # CPU time (clock ticks) of each of serve's threads, by thread name.
 thread_ticks() {
   for t in /proc/$SERVE_PID/task/*; do
@@ -95,15 +112,19 @@ if [ -n "$PROBE_PID" ]; then
   echo "a store read halfway through that load (/tradeoff result): $(cat "$READ_TIME")"
   rm -f "$READ_TIME"
 fi
-STARTS=$(( $(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/') + 1 ))
-# CPU per start, by thread (threads above 0.5 µs).
-join <(echo "$BEFORE") <(echo "$AFTER") | awk -v n="$STARTS" -v hz="$(getconf CLK_TCK)" '
-  { us = ($3 - $2) * 1e6 / hz / n; if (us >= 0.5) printf "  cpu per start, %s: %.1f us\n", $1, us }'
+REQUESTS_MADE=$(echo "$SERVE_RESULT" | sed 's/.*requests=\([0-9]*\).*/\1/')
+# CPU per request, by thread (threads above 0.5 µs).
+join <(echo "$BEFORE") <(echo "$AFTER") | awk -v n="$REQUESTS_MADE" -v hz="$(getconf CLK_TCK)" -v what="$(case $LOAD in replies) echo reply;; *) echo "${LOAD%s}";; esac)" '
+  { us = ($3 - $2) * 1e6 / hz / n; if (us >= 0.5) printf "  cpu per %s, %s: %.1f us\n", what, $1, us }'
 echo "peak RSS: tradeoff serve $(peak_rss "$SERVE_PID"), bare $(peak_rss "$BARE_PID")"
 
-# Every start queued two posts (the thread's parent and the first question); the outbox
-# delivers them in the background. How long until the last one is posted?
-WANT=$(( STARTS * 2 ))
+# Every start queued two posts (the thread's parent and the first question), and so did
+# every first answer (the question marked answered, the next one asked); the outbox
+# delivers them in the background. How long until the last one is posted? (The start
+# sent to check serve counts too.)
+ACTED=$REQUESTS_MADE
+[ "$LOAD" = starts ] || [ "$ACTED" -le "$STEPS" ] || ACTED=$STEPS
+WANT=$(( (ACTED + 1) * 2 ))
 DRAIN_FROM=$(date +%s.%N)
 LIMIT=${DRAIN_LIMIT:-600}
 while :; do

@@ -11,6 +11,12 @@
 //!   as a start leaves it once delivered (the conversation, with twelve answers, and the
 //!   three refs its posts set), spread over 1,000 channels, through the store's own writer
 //!   (from 32 threads, so writes are grouped): a store of a known size to load.
+//! - `steps DIR N OUT (clicks | replies)`: fills `DIR` with `N` Slack decisions just
+//!   started (the first question asked, its thread indexed), then writes to `OUT` one
+//!   signed request per decision (signed with `SLACK_SIGNING_SECRET`, timestamped now):
+//!   a click on the first question's first choice (`/slack/interactions`), or a thread
+//!   reply naming that choice (`/slack/events`). A line is `path TAB timestamp TAB
+//!   signature TAB content-type TAB body`, for `benches/slack_steps.lua`.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -65,12 +71,77 @@ async fn stand_in(
     })
 }
 
+/// The data directory's app, and a conversation of `pack` started now: as the seed writes it.
+fn open(dir: &str) -> std::sync::Arc<tradeoff::app::App> {
+    std::sync::Arc::new(tradeoff::cli::open_app(std::path::Path::new(dir), None).unwrap())
+}
+
+/// Writes `conversation` as a delivered Slack start leaves it: decision `i`, in one of
+/// 1,000 channels, its thread's parent and its question asked last at `ts`.
+fn put_started(
+    app: &tradeoff::app::App,
+    i: usize,
+    conversation: &tradeoff::core::conversation::Conversation,
+) -> (String, String, String) {
+    use tradeoff::core::ids::*;
+    let channel = format!("C{:04}", i % 1000);
+    let thread = format!("seed{i:x}");
+    let key = ConversationKey {
+        platform: Platform::Slack,
+        workspace: WorkspaceId::new("T0001"),
+        channel: ChannelId::new(channel.clone()),
+        thread: ThreadKey::new(thread.clone()),
+        user: None,
+    };
+    let store = &app.store;
+    store.put_conversation(&key, conversation).unwrap();
+    let lane = format!("slack|T0001|{channel}|{thread}");
+    let ts = format!("1600000000.{i:06}");
+    store
+        .put_ref(&format!("slack|thread|T0001|{channel}|{ts}"), &thread)
+        .unwrap();
+    store.put_ref(&format!("{lane}|parent"), &ts).unwrap();
+    store.put_ref(&format!("{lane}|current"), &ts).unwrap();
+    (channel, thread, ts)
+}
+
+/// Runs `each(i)` for `0..n` on 32 threads, so the store groups their writes.
+fn on_threads<T: Send + 'static>(
+    n: usize,
+    each: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<(usize, T)> {
+    const THREADS: usize = 32;
+    let each = std::sync::Arc::new(each);
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let each = each.clone();
+            std::thread::spawn(move || {
+                (t..n)
+                    .step_by(THREADS)
+                    .map(|i| (i, each(i)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut out: Vec<(usize, T)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {n} decisions in {secs:.1} s ({:.0} per second)",
+        n as f64 / secs
+    );
+    out
+}
+
 /// `seed DIR N`.
 fn seed(dir: &str, n: usize) {
-    use std::sync::Arc;
     use tradeoff::core::conversation::{Conversation, Input, Next};
     use tradeoff::core::ids::*;
-    let app = Arc::new(tradeoff::cli::open_app(std::path::Path::new(dir), None).unwrap());
+    let app = open(dir);
     let (pack, version) = app.pack(None).unwrap();
     let by = UserRef::new("U0001", "load");
     let mut finished = Conversation::start(&pack, version, by.clone(), now());
@@ -82,43 +153,67 @@ fn seed(dir: &str, n: usize) {
         };
         finished.step(&pack, input, &by, now());
     }
-    let started = std::time::Instant::now();
-    const THREADS: usize = 32;
-    let workers: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (app, finished) = (app.clone(), finished.clone());
-            std::thread::spawn(move || {
-                for i in (t..n).step_by(THREADS) {
-                    let channel = format!("C{:04}", i % 1000);
-                    let thread = format!("seed{i:x}");
-                    let key = ConversationKey {
-                        platform: Platform::Slack,
-                        workspace: WorkspaceId::new("T0001"),
-                        channel: ChannelId::new(channel.clone()),
-                        thread: ThreadKey::new(thread.clone()),
-                        user: None,
-                    };
-                    let store = &app.store;
-                    store.put_conversation(&key, &finished).unwrap();
-                    let lane = format!("slack|T0001|{channel}|{thread}");
-                    let ts = format!("1600000000.{i:06}");
-                    store
-                        .put_ref(&format!("slack|thread|T0001|{channel}|{ts}"), &thread)
-                        .unwrap();
-                    store.put_ref(&format!("{lane}|parent"), &ts).unwrap();
-                    store.put_ref(&format!("{lane}|current"), &ts).unwrap();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
+    on_threads(n, move |i| {
+        put_started(&app, i, &finished);
+    });
+}
+
+/// `steps DIR N OUT KIND`.
+fn steps(dir: &str, n: usize, out: &str, kind: &str) {
+    use std::io::Write;
+    use tradeoff::core::conversation::Conversation;
+    use tradeoff::core::ids::*;
+    let secret = std::env::var("SLACK_SIGNING_SECRET").expect("SLACK_SIGNING_SECRET");
+    let app = open(dir);
+    let (pack, version) = app.pack(None).unwrap();
+    let by = UserRef::new("U0001", "load");
+    let started = Conversation::start(&pack, version, by, now());
+    let question = pack.questions[0].id.to_string();
+    let choice = pack.questions[0].choices[0].clone();
+    let placed = on_threads(n, move |i| put_started(&app, i, &started));
+    let ts = now().to_string();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for (i, (channel, thread, parent)) in placed {
+        let (path, content_type, body) = if kind == "clicks" {
+            let payload = json!({
+                "type": "block_actions",
+                "user": { "id": "U0002", "username": "load", "name": "load", "team_id": "T0001" },
+                "api_app_id": "A1",
+                "container": { "type": "message", "message_ts": parent, "channel_id": channel,
+                               "is_ephemeral": false, "thread_ts": parent },
+                "trigger_id": format!("1.{i}.x"),
+                "team": { "id": "T0001", "domain": "load" },
+                "channel": { "id": channel, "name": "load" },
+                "message": { "type": "message", "ts": parent, "thread_ts": parent, "text": "" },
+                "response_url": "https://hooks.slack.com/actions/T0001/1/x",
+                "actions": [{
+                    "action_id": format!("choice|{}", choice.id),
+                    "block_id": format!("tradeoff|{thread}|{question}|choices"),
+                    "value": choice.id.to_string(), "type": "button",
+                    "action_ts": format!("1700000001.{i:06}"),
+                }],
+            });
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("payload", &payload.to_string())
+                .finish();
+            ("/slack/interactions", "application/x-www-form-urlencoded", body)
+        } else {
+            let event = json!({
+                "token": "x", "team_id": "T0001", "api_app_id": "A1",
+                "event": { "type": "message", "channel": channel, "user": "U0002",
+                           "text": choice.label, "ts": format!("1700000005.{i:06}"),
+                           "thread_ts": parent, "event_ts": format!("1700000005.{i:06}"),
+                           "channel_type": "channel", "team": "T0001" },
+                "type": "event_callback", "event_id": format!("EvLoad{i:x}"),
+                "event_time": 1_700_000_005,
+                "authorizations": [{ "team_id": "T0001", "user_id": "UBOT", "is_bot": true }],
+            });
+            ("/slack/events", "application/json", event.to_string())
+        };
+        let signature = tradeoff::slack::verify::sign(&secret, &ts, body.as_bytes());
+        writeln!(file, "{path}\t{ts}\t{signature}\t{content_type}\t{body}").unwrap();
     }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "seeded {n} decisions in {secs:.1} s ({:.0} per second)",
-        n as f64 / secs
-    );
+    file.flush().unwrap();
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -133,12 +228,25 @@ async fn main() {
             let n = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
             return seed(&addr, n);
         }
-        "bare" => Router::new().route("/slack/commands", post(bare)),
+        "steps" => {
+            let n = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+            let out = args.next().unwrap_or_default();
+            let kind = args.next().unwrap_or_default();
+            if kind != "clicks" && kind != "replies" {
+                eprintln!("usage: slack_bench steps DIR N OUT (clicks | replies)");
+                std::process::exit(2);
+            }
+            return steps(&addr, n, &out, &kind);
+        }
+        "bare" => Router::new().route("/slack/{endpoint}", post(bare)),
         "stand-in" => Router::new()
             .route("/api/{method}", any(stand_in))
             .route("/posted", axum::routing::get(posted)),
         _ => {
-            eprintln!("usage: slack_bench (bare | stand-in) ADDR, or slack_bench seed DIR N");
+            eprintln!(
+                "usage: slack_bench (bare | stand-in) ADDR, slack_bench seed DIR N, \
+                 or slack_bench steps DIR N OUT (clicks | replies)"
+            );
             std::process::exit(2);
         }
     };
