@@ -1,6 +1,6 @@
 //! Benchmarks of the hot paths: scoring one answer set (with drivers, trade-offs and the
 //! flip), aggregating 10,000 answer sets as a team poll does, and one conversation step
-//! including its durable store write.
+//! including its durable store write, and drawing a result's chart as a PNG.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use std::path::Path;
@@ -252,11 +252,33 @@ fn slack_start(c: &mut Criterion) {
     });
 }
 
+/// A decision's chart and a team's (with its split and diverging questions), drawn and
+/// encoded as a PNG.
+fn charts(c: &mut Criterion) {
+    let pack = pack();
+    let sets = answer_sets(&pack, 40);
+    let decision = tradeoff::core::chart::Chart::of_decision(&pack, 1, &evaluate(&pack, &sets[0]));
+    let mut tally = Tally::new(&pack);
+    for a in &sets {
+        tally.add(&pack, a);
+    }
+    let team = team_outcome(&pack, &tally);
+    let team = tradeoff::core::chart::Chart::of_team(&pack, 1, &team, &tally, &[], None);
+    tradeoff::chart::png(&decision).unwrap();
+    c.bench_function("chart of a decision, drawn and encoded", |b| {
+        b.iter(|| black_box(tradeoff::chart::png(&decision).unwrap().len()))
+    });
+    c.bench_function("chart of a team poll, drawn and encoded", |b| {
+        b.iter(|| black_box(tradeoff::chart::png(&team).unwrap().len()))
+    });
+}
+
 criterion_group!(
     benches,
     scoring,
     conversation_step,
     poll_summary,
-    slack_start
+    slack_start,
+    charts
 );
 criterion_main!(benches);

@@ -196,7 +196,11 @@ fn steps(dir: &str, n: usize, out: &str, kind: &str) {
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("payload", &payload.to_string())
                 .finish();
-            ("/slack/interactions", "application/x-www-form-urlencoded", body)
+            (
+                "/slack/interactions",
+                "application/x-www-form-urlencoded",
+                body,
+            )
         } else {
             let event = json!({
                 "token": "x", "team_id": "T0001", "api_app_id": "A1",

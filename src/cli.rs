@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::core::card::{outcome_card, Basis};
+use crate::core::chart::Chart;
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::pack::Pack;
 use crate::core::score::{evaluate, Answers};
@@ -65,6 +66,9 @@ pub enum Command {
         pack: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also draw the result's chart, as a PNG, into this file.
+        #[arg(long, value_name = "FILE")]
+        chart: Option<PathBuf>,
     },
     /// List and validate the decision packs.
     Packs,
@@ -340,7 +344,14 @@ fn run(cli: Cli) -> Result<(), Exit> {
             answers,
             pack,
             format,
-        } => score(packs_dir, &answers, pack.as_deref(), format),
+            chart,
+        } => score(
+            packs_dir,
+            &answers,
+            pack.as_deref(),
+            format,
+            chart.as_deref(),
+        ),
         Command::Packs => {
             let (loaded, built_in) = packs_and_origin(packs_dir)?;
             let mut text = String::new();
@@ -765,6 +776,7 @@ fn score(
     answers: &str,
     pack: Option<&str>,
     format: Format,
+    chart: Option<&Path>,
 ) -> Result<(), Exit> {
     let loaded = load_packs(packs_dir)?;
     let wanted = pack.unwrap_or(packs::DEFAULT_PACK);
@@ -813,6 +825,9 @@ fn score(
     let answers_set =
         Answers::from_ids(pack, pairs).map_err(|e| Exit::usage(format!("{answers}: {e}")))?;
     let outcome = evaluate(pack, &answers_set);
+    if let Some(file) = chart {
+        write_chart(file, &Chart::of_decision(pack, 0, &outcome))?;
+    }
     match format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&outcome.to_json(pack)).map_err(Exit::fatal)?;
@@ -827,6 +842,13 @@ fn score(
         }
     }
     Ok(())
+}
+
+/// Draws `chart` into `file`, as a PNG.
+fn write_chart(file: &Path, chart: &Chart) -> Result<(), Exit> {
+    let png = crate::chart::png(chart).map_err(Exit::fatal)?;
+    std::fs::write(file, png)
+        .map_err(|e| Exit::usage(format!("{}: cannot write the chart: {e}", file.display())))
 }
 
 #[cfg(test)]

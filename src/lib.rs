@@ -5,6 +5,7 @@
 //!
 //! - [`core`]: packs, scoring, the conversation state machine, team tallies, the card.
 //!   Pure and platform-neutral.
+//! - [`chart`]: a result's chart, drawn as a PNG.
 //! - [`store`]: the `Store` trait and its sled implementation.
 //! - [`packs`]: reads `data/` and `prompts/` from disk into validated packs.
 //! - [`app`]: runs the core for one incoming event and persists the result.
@@ -20,6 +21,7 @@
 
 pub mod app;
 pub mod background;
+pub mod chart;
 pub mod cli;
 pub mod core;
 pub mod deadline;

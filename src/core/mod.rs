@@ -4,6 +4,7 @@
 //! terminal, Slack and Discord all run exactly the same logic.
 
 pub mod card;
+pub mod chart;
 pub mod conversation;
 pub mod effect;
 pub mod ids;

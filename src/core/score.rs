@@ -418,6 +418,19 @@ pub struct Outcome {
     pub next_question: Option<NextQuestion>,
     /// The answers scored, in the pack's order (empty for a team: see its tally).
     pub given: Vec<Given>,
+    /// What moved the scores: each criterion the answers weighed, with the points it gave
+    /// the leading option over its rival (negative: the rival's way), largest first.
+    pub moved: Moved,
+}
+
+/// The points each weighed criterion gave `lead` over `rival` (the two best options, the
+/// recommended one first when it is an option), on the 0–100 scale.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Moved {
+    pub lead: String,
+    pub rival: String,
+    /// (criterion label, signed points), largest first.
+    pub by: Vec<(String, f64)>,
 }
 
 /// The JSON contract of `tradeoff score --format json`.
@@ -637,6 +650,40 @@ pub fn describe(pack: &Pack, evidence: &Evidence, weights: &[f64], search: &Sear
         flip: None,
         next_question,
         given: Vec::new(),
+        moved: moved(pack, weights, &scores, pick),
+    }
+}
+
+/// What moved the scores between the two best options: see [`Moved`].
+fn moved(pack: &Pack, weights: &[f64], scores: &[Option<f64>], pick: Option<Pick>) -> Moved {
+    let of = |c: usize| scores[c].unwrap_or(f64::MIN);
+    let options = pack.options.len();
+    let lead = match pick {
+        Some(Pick::Option(o)) => Some(o),
+        _ => best_by(0..options, of),
+    };
+    let Some(lead) = lead else {
+        return Moved::default();
+    };
+    let Some(rival) = best_by((0..options).filter(|&o| o != lead), of) else {
+        return Moved::default();
+    };
+    let mut by: Vec<(String, f64)> = pack
+        .criteria
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| weights[*k] > 0.0)
+        .map(|(k, c)| {
+            let gain = weights[k] * (c.normalized(lead) - c.normalized(rival));
+            (c.label.clone(), round1(100.0 * gain / pack.total_budget))
+        })
+        .filter(|(_, points)| points.abs() >= 0.1)
+        .collect();
+    by.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    Moved {
+        lead: pack.options[lead].label.clone(),
+        rival: pack.options[rival].label.clone(),
+        by,
     }
 }
 

@@ -556,3 +556,33 @@ fn a_dotenv_file_is_read_and_the_environment_wins() {
     assert!(e.contains(".env") && e.contains("SLACK_BOT_TOKEN"), "{e}");
     assert!(!e.contains("xoxb"), "a secret is never repeated: {e}");
 }
+
+#[test]
+fn score_draws_the_chart_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chart.png");
+    let out = score(
+        r#"{"workload":"realtime","concurrency":"high"}"#,
+        &["--chart", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let png = std::fs::read(&file).unwrap();
+    let info = png::Decoder::new(png.as_slice()).read_info().unwrap();
+    assert_eq!(info.info().width, 1200);
+    // The card is printed as without --chart.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Recommendation: Node.js"));
+
+    let out = score(
+        r#"{"workload":"realtime"}"#,
+        &[
+            "--chart",
+            dir.path().join("no/such/dir.png").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot write the chart"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -9,6 +9,7 @@ mod slack_support;
 
 mod article_cases;
 mod card_text;
+mod chart;
 mod cli;
 mod conversation;
 mod core_boundary;
