@@ -118,6 +118,13 @@ impl Update {
             crate::core::card::outcome_card(&self.pack, self.version, o, &basis(&self.conversation))
         })
     }
+
+    /// The chart of the finished conversation's result.
+    pub fn chart(&self) -> Option<crate::core::chart::Chart> {
+        self.outcome
+            .as_ref()
+            .map(|o| crate::core::chart::Chart::of_decision(&self.pack, self.version, o))
+    }
 }
 
 /// How many times a change is redone because another change to its record (a

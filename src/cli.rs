@@ -54,6 +54,9 @@ pub enum Command {
         /// Who is answering (recorded with each answer).
         #[arg(long, env = "USER", default_value = "you")]
         user: String,
+        /// When the decision is done, also draw its chart, as a PNG, into this file.
+        #[arg(long, value_name = "FILE")]
+        chart: Option<PathBuf>,
     },
     /// Score a set of answers given as a JSON object of question id -> choice id.
     Score {
@@ -291,7 +294,7 @@ pub fn open_app(data_dir: &Path, packs_dir: Option<&Path>) -> Result<App, String
 fn run(cli: Cli) -> Result<(), Exit> {
     let packs_dir = cli.packs_dir.as_deref();
     match cli.command {
-        Command::Chat { pack, user } => {
+        Command::Chat { pack, user, chart } => {
             let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
             if let Some(p) = &pack {
                 app.pack(Some(p)).map_err(|e| Exit::usage(e.to_string()))?;
@@ -323,6 +326,7 @@ fn run(cli: Cli) -> Result<(), Exit> {
                 input.as_mut(),
                 &mut stdout,
                 look,
+                chart.as_deref(),
                 now,
             );
             match ending {

@@ -80,8 +80,9 @@ fn placed(presenter: &dyn PollPresenter, poll: &Poll, effects: Vec<PollEffect>) 
         .collect()
 }
 
-/// An outbox entry that shows a poll's effect: the poll, the effect, and where the
-/// round's poll message is (a `{{ref:NAME}}` placeholder, for a refresh).
+/// An outbox entry that shows a poll's effect: the poll, the effect, and the message it
+/// changes (a `{{ref:NAME}}` placeholder): the round's poll message for a refresh, its
+/// card for a chart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollShown {
     pub poll: PollId,
@@ -101,10 +102,13 @@ impl PollShown {
         message_ref: impl Fn(u32) -> String,
     ) -> NewOutbox {
         let name = message_ref(effect.round());
+        let card = format!("{name}:card");
         let (message, produces) = match effect {
             PollEffect::Message { .. } => (None, Some(name)),
             PollEffect::Refresh { .. } => (Some(crate::outbox::ref_placeholder(&name)), None),
-            PollEffect::Card { .. } | PollEffect::Remind { .. } => (None, None),
+            PollEffect::Card { .. } => (None, Some(card)),
+            PollEffect::Chart { .. } => (Some(crate::outbox::ref_placeholder(&card)), None),
+            PollEffect::Remind { .. } => (None, None),
         };
         let shown = PollShown {
             poll: poll.id.clone(),
@@ -138,6 +142,12 @@ pub enum PollView {
     },
     /// A closed round's summary card.
     Card { record: RoundRecord, card: Card },
+    /// A closed round's chart, with its card (a platform may show both in one message).
+    Chart {
+        record: RoundRecord,
+        card: Card,
+        chart: Box<crate::core::chart::Chart>,
+    },
     /// The round's reminder: the poll, and the respondent keys of who has answered.
     Remind {
         poll: Poll,
@@ -183,6 +193,25 @@ impl App {
                 let (record, pack) = record()?;
                 let card = record.card(&pack);
                 Ok(PollView::Card { record, card })
+            }
+            PollEffect::Chart { .. } => {
+                let (record, pack) = record()?;
+                let mut earlier = Vec::new();
+                if record.recurring {
+                    for r in 1..record.round {
+                        match self.store.round(id, r).map_err(retry)? {
+                            Some(e) if e.fits(&pack).is_ok() => earlier.push(e.summary(&pack)),
+                            _ => {}
+                        }
+                    }
+                }
+                let card = record.card(&pack);
+                let chart = Box::new(record.chart(&pack, &earlier));
+                Ok(PollView::Chart {
+                    record,
+                    card,
+                    chart,
+                })
             }
             PollEffect::Message { .. } | PollEffect::Refresh { .. } => {
                 let poll = self

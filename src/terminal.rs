@@ -151,7 +151,8 @@ impl Look {
 }
 
 /// Runs (or resumes) the conversation at `key` until it finishes, is cancelled, or input
-/// ends. `now` is called for each input's timestamp.
+/// ends. `now` is called for each input's timestamp. With `chart`, the result's chart is
+/// written there as a PNG when the conversation finishes.
 #[expect(
     clippy::too_many_arguments,
     reason = "the session's parts, each needed"
@@ -164,6 +165,7 @@ pub fn chat<W: Write>(
     input: &mut dyn Prompter,
     out: &mut W,
     look: Look,
+    chart: Option<&std::path::Path>,
     now: impl Fn() -> i64,
 ) -> Result<Ending, ChatError> {
     let say = |out: &mut W, text: &str| writeln!(out, "{}", look.wrap(text));
@@ -261,6 +263,16 @@ pub fn chat<W: Write>(
                 } else {
                     say(out, line)?;
                 }
+            }
+            if let (Some(file), Some(drawn)) = (chart, update.chart()) {
+                let png = crate::chart::png(&drawn).map_err(std::io::Error::other)?;
+                std::fs::write(file, png).map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("{}: cannot write the chart: {e}", file.display()),
+                    )
+                })?;
+                say(out, &format!("The chart is in {}.", file.display()))?;
             }
             out.flush()?;
             return Ok(Ending::Finished);

@@ -6,6 +6,7 @@
 //! are sent.
 
 use super::card::{outcome_card, Basis, Card};
+use super::chart::Chart;
 use super::conversation::{Conversation, Event, Next, Transition};
 use super::ids::{PackId, UserRef};
 use super::messages::event_text;
@@ -44,14 +45,20 @@ pub enum Effect {
         number: usize,
         total: usize,
     },
-    /// The summary card of these answers (question id, choice id), made by `by` and done at
-    /// `at`; scored again when it is shown, which gives the same card for the same pack
-    /// version.
-    Card {
-        answers: Vec<(String, String)>,
-        by: Vec<String>,
-        at: i64,
-    },
+    /// The summary card of a finished conversation; scored again when it is shown, which
+    /// gives the same card for the same pack version.
+    Card(Finished),
+    /// The chart of a finished conversation, shown after its card.
+    Chart(Finished),
+}
+
+/// A finished conversation's answers (question id, choice id), made by `by` and done at
+/// `at`: what its card and its chart are made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finished {
+    pub answers: Vec<(String, String)>,
+    pub by: Vec<String>,
+    pub at: i64,
 }
 
 /// An effect with the pack version it is rendered with: what a platform's outbox entry
@@ -89,21 +96,47 @@ impl Said {
             Effect::Opened { .. }
             | Effect::Notice { .. }
             | Effect::Tell { .. }
-            | Effect::Card { .. } => {}
+            | Effect::Card(_)
+            | Effect::Chart(_) => {}
         }
         Ok(())
     }
 
-    /// The card a [`Effect::Card`] shows, with `pack`, the version it names.
+    /// The card of the conversation a [`Effect::Card`] or [`Effect::Chart`] shows, with
+    /// `pack`, the version it names.
     pub fn card(&self, pack: &Pack) -> Result<Card, String> {
-        let Effect::Card { answers, by, at } = &self.effect else {
-            return Err("not a card".into());
-        };
+        let finished = self.finished()?;
         let basis = Basis {
-            by: by.clone(),
-            at: *at,
+            by: finished.by.clone(),
+            at: finished.at,
         };
-        card_of(pack, self.version, answers, &basis).map_err(|e| format!("the card's answers: {e}"))
+        card_of(pack, self.version, &finished.answers, &basis)
+            .map_err(|e| format!("the card's answers: {e}"))
+    }
+
+    /// The chart a [`Effect::Chart`] shows, with `pack`, the version it names.
+    pub fn chart(&self, pack: &Pack) -> Result<Chart, String> {
+        let finished = self.finished()?;
+        let answers = Answers::from_ids(
+            pack,
+            finished
+                .answers
+                .iter()
+                .map(|(q, c)| (q.as_str(), c.as_str())),
+        )
+        .map_err(|e| format!("the chart's answers: {e}"))?;
+        Ok(Chart::of_decision(
+            pack,
+            self.version,
+            &evaluate(pack, &answers),
+        ))
+    }
+
+    fn finished(&self) -> Result<&Finished, String> {
+        match &self.effect {
+            Effect::Card(f) | Effect::Chart(f) => Ok(f),
+            _ => Err("not a finished conversation's card or chart".into()),
+        }
     }
 }
 
@@ -226,25 +259,26 @@ pub fn after_step(s: &Step) -> Vec<Effect> {
     out
 }
 
-/// The next question, or the card when the conversation is finished.
-fn follow_up(pack: &Pack, c: &Conversation, next: Next) -> Option<Effect> {
+/// The next question, or the card and its chart when the conversation is finished.
+fn follow_up(pack: &Pack, c: &Conversation, next: Next) -> Vec<Effect> {
     match next {
         Next::Ask(question) => {
             let (number, total) = c.progress(pack);
-            Some(Effect::Ask {
+            vec![Effect::Ask {
                 question,
                 number,
                 total,
-            })
+            }]
         }
         Next::Finished => {
             let basis = basis(c);
-            Some(Effect::Card {
+            let finished = Finished {
                 answers: answer_ids(pack, c),
                 by: basis.by,
                 at: basis.at,
-            })
+            };
+            vec![Effect::Card(finished.clone()), Effect::Chart(finished)]
         }
-        Next::Cancelled => None,
+        Next::Cancelled => Vec::new(),
     }
 }

@@ -129,6 +129,8 @@ pub enum PollEffect {
     Refresh { round: u32 },
     /// A closed round's summary card.
     Card { round: u32 },
+    /// A closed round's chart, shown with its card once the card is out.
+    Chart { round: u32 },
     /// The round's one reminder, naming whoever has not answered when it is sent.
     Remind { round: u32 },
 }
@@ -139,6 +141,7 @@ impl PollEffect {
             PollEffect::Message { round }
             | PollEffect::Refresh { round }
             | PollEffect::Card { round }
+            | PollEffect::Chart { round }
             | PollEffect::Remind { round } => *round,
         }
     }
@@ -162,7 +165,11 @@ pub fn after_answer(poll: &Poll, first: bool) -> Vec<PollEffect> {
 /// next round.
 pub fn after_close(result: &RoundResult) -> Vec<PollEffect> {
     let round = result.record.round;
-    let mut effects = vec![PollEffect::Refresh { round }, PollEffect::Card { round }];
+    let mut effects = vec![
+        PollEffect::Refresh { round },
+        PollEffect::Card { round },
+        PollEffect::Chart { round },
+    ];
     if let Some(next) = result.next_round {
         effects.push(PollEffect::Message { round: next });
     }
@@ -198,6 +205,24 @@ impl RoundRecord {
 
     pub fn team(&self, pack: &Pack) -> TeamOutcome {
         team_outcome(pack, &self.tally)
+    }
+
+    /// How the round ended, as the next round's change is told from it.
+    pub fn summary(&self, pack: &Pack) -> RoundSummary {
+        round_summary(pack, &self.team(pack), self.round, self.closed_at)
+    }
+
+    /// The round's chart; `earlier` are the poll's earlier rounds, for a recurring poll's
+    /// scores across rounds.
+    pub fn chart(&self, pack: &Pack, earlier: &[RoundSummary]) -> super::chart::Chart {
+        super::chart::Chart::of_team(
+            pack,
+            self.pack_version,
+            &self.team(pack),
+            &self.tally,
+            earlier,
+            self.recurring.then_some(self.round),
+        )
     }
 
     /// " (round 2)" for a recurring poll, nothing otherwise: for titles.

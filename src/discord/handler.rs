@@ -592,7 +592,7 @@ impl DiscordBot {
                             thread: thread(),
                             reply_to: None,
                         },
-                        None,
+                        Some(produced(conversation, "card")),
                     ));
                     out.push(show(
                         Via::Announce {
@@ -603,6 +603,15 @@ impl DiscordBot {
                         None,
                     ));
                 }
+                // The chart is attached to the card's message once that is posted: a
+                // chart that cannot be sent never holds the card back.
+                Effect::Chart(_) => out.push(show(
+                    Via::Edit {
+                        thread: thread(),
+                        message: ref_placeholder(&produced(conversation, "card")),
+                    },
+                    None,
+                )),
             }
         }
         out

@@ -17,8 +17,9 @@
 
 use super::handler::{error_response, person, DiscordBot, Response};
 use super::render::{
-    card_message, display_name, escape_markdown, question_components, question_text, truncate,
-    ComponentAction, ComponentId, Embed, EmbedField, EmbedFooter, Message,
+    card_message, card_with_chart, display_name, escape_markdown, question_components,
+    question_text, truncate, ComponentAction, ComponentId, Embed, EmbedField, EmbedFooter, Message,
+    CHART_FILE,
 };
 use super::rest::op;
 use crate::app::{AppError, UserError};
@@ -223,6 +224,22 @@ pub fn poll_call(
             (&poll.channel, closed_message(poll, pack, record))
         }
         PollView::Card { record, card } => (&record.channel, card_message(card)),
+        PollView::Chart {
+            record,
+            card,
+            chart,
+        } => {
+            let Some(id) = &shown.message else {
+                return Err(Delivery::Refused("a chart names no card".into()));
+            };
+            let mut edit = op(
+                "PATCH",
+                format!("{}/{id}", channel_messages(&record.channel)),
+                Some(card_with_chart(card, chart)),
+            );
+            edit["file"] = json!(CHART_FILE);
+            return Ok(Some(edit));
+        }
         PollView::Remind { poll, answered } => {
             return reminder(store, poll, answered)
                 .map_err(|error| Delivery::Retry {

@@ -6,6 +6,7 @@
 //! `allowed_mentions: {"parse": []}`, so an answer can never ping `@everyone` or a role.
 
 use crate::core::card::{Card, CardItem, FLIP_TITLE};
+use crate::core::chart::Chart;
 use crate::core::messages::{Prompt, REPLY_HINT};
 use crate::core::text::Command;
 use serde::Serialize;
@@ -522,6 +523,22 @@ pub fn question_text(prompt: &Prompt, lead: &[String]) -> String {
 }
 
 /// The message showing the card: a one-line headline (the notification text) and the embed.
+/// The chart's file name, as its message's attachment.
+pub const CHART_FILE: &str = "tradeoff-chart.png";
+
+/// The card's message with its chart attached ([`CHART_FILE`], sent as `files[0]`) and
+/// shown in the embed: the body of the edit that adds the chart to a posted card.
+pub fn card_with_chart(card: &Card, chart: &Chart) -> Value {
+    let mut body = card_message(card).to_json();
+    body["embeds"][0]["image"] = serde_json::json!({ "url": format!("attachment://{CHART_FILE}") });
+    body["attachments"] = serde_json::json!([{
+        "id": 0,
+        "filename": CHART_FILE,
+        "description": truncate(&format!("Chart: {}. {}", chart.headline, chart.verdict), 1024),
+    }]);
+    body
+}
+
 pub fn card_message(card: &Card) -> Message {
     Message {
         content: escape_markdown(&card.headline()),

@@ -63,17 +63,57 @@ impl Rest {
     /// Performs one call. Interaction webhooks and callbacks are authorised by the token in
     /// their path; every other call carries the bot token.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Delivery {
+        match self.request(method, path) {
+            Ok(request) => {
+                let request = match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                };
+                Self::send(request).await
+            }
+            Err(refused) => refused,
+        }
+    }
+
+    /// Performs one call whose message carries a file: `multipart/form-data` with the
+    /// message as `payload_json` and the file as `files[0]`.
+    pub async fn call_with_file(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        file: (&str, Vec<u8>, &str),
+    ) -> Delivery {
+        let (name, bytes, content_type) = file;
+        let part = match reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str(content_type)
+        {
+            Ok(part) => part,
+            Err(e) => return Delivery::Refused(format!("bad file type {content_type}: {e}")),
+        };
+        let form = reqwest::multipart::Form::new()
+            .text("payload_json", body.to_string())
+            .part("files[0]", part);
+        match self.request(method, path) {
+            Ok(request) => Self::send(request.multipart(form)).await,
+            Err(refused) => refused,
+        }
+    }
+
+    fn request(&self, method: &str, path: &str) -> Result<reqwest::RequestBuilder, Delivery> {
         let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
-            return Delivery::Refused(format!("unknown method {method:?}"));
+            return Err(Delivery::Refused(format!("unknown method {method:?}")));
         };
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         let token_in_path = path.starts_with("/webhooks/") || path.starts_with("/interactions/");
         if let (false, Some(token)) = (token_in_path, &self.token) {
             request = request.header("Authorization", format!("Bot {}", token.expose()));
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        Ok(request)
+    }
+
+    async fn send(request: reqwest::RequestBuilder) -> Delivery {
         let response = match request.send().await {
             Ok(r) => r,
             // `without_url`: interaction paths carry a token.

@@ -19,8 +19,29 @@ pub struct DiscordSender {
     pub app: Arc<App>,
 }
 
+impl DiscordSender {
+    /// The PNG of the chart a queued entry attaches: a conversation's or a poll round's.
+    fn chart_of(&self, queued: &Value) -> Result<Vec<u8>, String> {
+        if let Some(shown) = PollShown::of(queued) {
+            return match self.app.poll_view(&shown?) {
+                Ok(crate::polls::PollView::Chart { chart, .. }) => crate::chart::png(&chart),
+                Ok(_) => Err("not a chart".into()),
+                Err(_) => Err("the poll's round cannot be read".into()),
+            };
+        }
+        let shown: Shown = serde_json::from_value(queued.clone()).map_err(|e| e.to_string())?;
+        let pack = self
+            .app
+            .catalog
+            .get(&shown.said.pack, shown.said.version)
+            .map_err(|e| e.to_string())?;
+        crate::chart::png(&shown.said.chart(&pack)?)
+    }
+}
+
 impl Sender for DiscordSender {
     async fn send(&self, op: &Value) -> Delivery {
+        let original = op;
         let rendered;
         let op = if let Some(shown) = PollShown::of(op) {
             let shown = match shown {
@@ -78,7 +99,18 @@ impl Sender for DiscordSender {
         ) else {
             return Delivery::Refused("malformed operation: no method or path".into());
         };
-        let delivery = self.rest.call(method, path, op.get("body")).await;
+        let delivery = match op.get("file").and_then(Value::as_str) {
+            Some(name) => match self.chart_of(original) {
+                Ok(png) => {
+                    let body = op.get("body").cloned().unwrap_or_default();
+                    self.rest
+                        .call_with_file(method, path, &body, (name, png, "image/png"))
+                        .await
+                }
+                Err(e) => return Delivery::Refused(format!("cannot draw the chart: {e}")),
+            },
+            None => self.rest.call(method, path, op.get("body")).await,
+        };
         if let (Delivery::Sent(Some(thread)), Some(conversation)) =
             (&delivery, op.get("index_thread").and_then(Value::as_str))
         {

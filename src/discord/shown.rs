@@ -4,8 +4,8 @@
 //! id, the question asked last), filled in when the entry is sent.
 
 use super::render::{
-    card_message, display_name, escape_markdown, question_heading, question_message, thread_name,
-    Message,
+    card_message, card_with_chart, display_name, escape_markdown, question_heading,
+    question_message, thread_name, Message, CHART_FILE,
 };
 use super::rest::op;
 use crate::core::effect::{Effect, Said};
@@ -95,6 +95,23 @@ pub fn render(pack: &Pack, shown: &Shown) -> Result<Value, String> {
         } => {
             let prompt = prompt_at(pack, *question, (*number, *total));
             question_message(&shown.conversation, &prompt, &[])
+        }
+        Effect::Chart(_) => {
+            let Via::Edit {
+                thread,
+                message: id,
+            } = &shown.via
+            else {
+                return Err("a chart is attached to its card's message".into());
+            };
+            let body = card_with_chart(&said.card(pack)?, &said.chart(pack)?);
+            let mut edit = op(
+                "PATCH",
+                format!("/channels/{thread}/messages/{id}"),
+                Some(body),
+            );
+            edit["file"] = json!(CHART_FILE);
+            return Ok(edit);
         }
         Effect::Card { .. } => {
             let card = said.card(pack)?;

@@ -514,6 +514,7 @@ fn shown(place: &Place, u: &Update) -> Vec<NewOutbox> {
                 ),
                 Effect::Ask { .. } => (in_thread(false), Some(place.current_ref()), None),
                 Effect::Card { .. } => (in_thread(true), None, None),
+                Effect::Chart(_) => (in_thread(false), None, None),
             };
             let said = Said {
                 pack: u.pack.id.clone(),

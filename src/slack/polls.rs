@@ -190,7 +190,7 @@ impl PollPresenter for SlackPollPresenter {
 }
 
 /// The Web API call that shows a poll's effect, rendered from the poll as it is now;
-/// `Ok(None)` for a reminder, which [`send_reminder`] sends.
+/// `Ok(None)` for a reminder, which [`send_reminder`] sends, and a chart, which is uploaded.
 pub fn poll_call(view: &PollView, shown: &PollShown) -> Result<Option<Value>, Delivery> {
     let (channel, message) = match view {
         PollView::Open { poll, pack } => (&poll.channel, poll_message(poll, pack)),
@@ -198,7 +198,7 @@ pub fn poll_call(view: &PollView, shown: &PollShown) -> Result<Option<Value>, De
             (&poll.channel, closed_message(poll, pack, record))
         }
         PollView::Card { record, card } => (&record.channel, render::card(card)),
-        PollView::Remind { .. } | PollView::Nothing => return Ok(None),
+        PollView::Remind { .. } | PollView::Chart { .. } | PollView::Nothing => return Ok(None),
     };
     Ok(Some(match (&shown.effect, &shown.message) {
         (PollEffect::Refresh { .. }, Some(ts)) => api::update(channel.as_str(), ts, &message),

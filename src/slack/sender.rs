@@ -6,6 +6,7 @@ use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::polls::{poll_call, send_reminder};
 use super::render;
 use crate::app::App;
+use crate::core::chart::Chart;
 use crate::core::effect::Effect;
 use crate::outbox::{Delivery, Sender};
 use crate::polls::{PollShown, PollView};
@@ -102,6 +103,9 @@ impl SlackSender {
             Ok(Some(call)) => call,
             Ok(None) => {
                 return match &view {
+                    PollView::Chart { record, chart, .. } => {
+                        self.upload(record.channel.as_str(), None, chart).await
+                    }
                     PollView::Remind { poll, answered } => send_reminder(
                         &self.client,
                         &self.token,
@@ -124,6 +128,77 @@ impl SlackSender {
     }
 }
 
+/// The chart's file name, as Slack shows it.
+pub const CHART_FILE: &str = "tradeoff-chart.png";
+
+impl SlackSender {
+    /// Uploads a conversation's chart into its thread: Slack's three steps
+    /// (`files.getUploadURLExternal`, the bytes to the upload URL, then
+    /// `files.completeUploadExternal` sharing it in the thread). A step that fails leaves
+    /// the whole upload to be retried: a file never completed is never shown.
+    async fn upload_chart(&self, shown: &Shown) -> Delivery {
+        let Via::Post {
+            channel, thread_ts, ..
+        } = &shown.via
+        else {
+            return Delivery::Refused("a chart is posted, not updated".into());
+        };
+        let chart = match self
+            .app
+            .catalog
+            .get(&shown.said.pack, shown.said.version)
+            .map_err(|e| e.to_string())
+            .and_then(|pack| shown.said.chart(&pack))
+        {
+            Ok(chart) => chart,
+            Err(e) => return Delivery::Refused(format!("cannot draw the chart: {e}")),
+        };
+        self.upload(channel, thread_ts.as_deref(), &chart).await
+    }
+
+    /// Uploads `chart` into `channel`, in the thread of `thread_ts` when given.
+    async fn upload(&self, channel: &str, thread_ts: Option<&str>, chart: &Chart) -> Delivery {
+        let png = match crate::chart::png(chart) {
+            Ok(png) => png,
+            Err(e) => return Delivery::Refused(e),
+        };
+        let within = self.answer_within;
+        let session = self.client.open_session(&self.token);
+        let upload = async {
+            let url = answered(
+                within,
+                session.get_upload_url_external(
+                    &SlackApiFilesGetUploadUrlExternalRequest::new(CHART_FILE.into(), png.len())
+                        .with_alt_txt(format!("Chart: {}. {}", chart.headline, chart.verdict)),
+                ),
+            )
+            .await?;
+            answered(
+                within,
+                session.files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                    url.upload_url,
+                    png,
+                    "image/png".into(),
+                )),
+            )
+            .await?;
+            let complete =
+                SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                    url.file_id,
+                )
+                .with_title(chart.headline.clone())])
+                .with_channel_id(channel.into())
+                .opt_thread_ts(thread_ts.map(Into::into));
+            answered(within, session.files_complete_upload_external(&complete)).await?;
+            Ok::<_, Delivery>(())
+        };
+        match upload.await {
+            Ok(()) => Delivery::Sent(None),
+            Err(delivery) => delivery,
+        }
+    }
+}
+
 impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
         match PollShown::of(op) {
@@ -135,6 +210,11 @@ impl Sender for SlackSender {
             Some(_) => Some(serde_json::from_value::<Shown>(op.clone())),
             None => earlier_release(op),
         };
+        if let Some(Ok(shown)) = &shown {
+            if let Effect::Chart(_) = shown.said.effect {
+                return self.upload_chart(shown).await;
+            }
+        }
         let rendered;
         let op = match shown {
             None => op,
@@ -191,6 +271,7 @@ fn render(app: &App, shown: &Shown) -> Result<Value, String> {
             total,
         } => render::question_at(&pack, *question, (*number, *total), &shown.thread),
         Effect::Card { .. } => render::card(&said.card(&pack)?),
+        Effect::Chart(_) => return Err("a chart is uploaded, not rendered".into()),
     };
     let mut rendered = match &shown.via {
         Via::Post {

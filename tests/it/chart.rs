@@ -233,3 +233,55 @@ fn a_three_option_packs_chart_names_its_options() {
         assert!(texts.iter().any(|t| t == option), "{option} in {texts:?}");
     }
 }
+
+#[test]
+fn a_team_polls_chart_adds_the_split_the_divergence_and_the_rounds() {
+    use tradeoff::core::poll::RoundSummary;
+    use tradeoff::core::tally::{team_outcome, Tally};
+    let pack = common::shipped();
+    let mut tally = Tally::new(&pack);
+    for (workload, skills) in [
+        ("realtime", "javascript"),
+        ("realtime", "javascript"),
+        ("data_ml", "python"),
+        ("data_ml", "python"),
+        ("api", "both"),
+    ] {
+        tally.add(
+            &pack,
+            &common::answers(&pack, &[("workload", workload), ("team_skills", skills)]),
+        );
+    }
+    let team = team_outcome(&pack, &tally);
+    let earlier = RoundSummary {
+        round: 1,
+        recommendation: Some("python".into()),
+        recommendation_label: "Python".into(),
+        scores: vec![("Node.js".into(), 48.0), ("Python".into(), 61.0)],
+        weights: Vec::new(),
+        respondents: 4,
+        closed_at: 0,
+    };
+    let chart = Chart::of_team(&pack, 2, &team, &tally, &[earlier], Some(2));
+    assert_eq!(chart.rounds.len(), 2);
+    assert!(!chart.split.is_empty() && !chart.diverged.is_empty());
+    let drawn = drawing(&chart).unwrap();
+    check("team", &drawn);
+    let texts = texts(&drawn);
+    assert!(
+        texts.contains(&"Scores across rounds".to_owned()),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"Where the team diverged".to_owned()));
+    for (label, n) in &chart.split {
+        assert!(
+            texts.contains(label) && texts.contains(&n.to_string()),
+            "{label}"
+        );
+    }
+    assert!(
+        texts.iter().any(|t| t.starts_with("Node.js: 48 → ")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.contains("5 teammates answered")));
+}

@@ -586,3 +586,36 @@ fn score_draws_the_chart_when_asked() {
         stderr(&out)
     );
 }
+
+#[test]
+fn chat_draws_the_chart_when_the_decision_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chart.png");
+    let mut child = common::binary()
+        .args(["chat", "--user", "ada", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--chart")
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first choice of every question, by number; piped input ends after them.
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..20 {
+        writeln!(stdin, "1").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Recommendation: "), "{text}");
+    assert!(
+        text.contains(&format!("The chart is in {}.", file.display())),
+        "{text}"
+    );
+    let png = std::fs::read(&file).unwrap();
+    let info = png::Decoder::new(png.as_slice()).read_info().unwrap();
+    assert_eq!(info.info().width, 1200);
+}

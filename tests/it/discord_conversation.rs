@@ -130,7 +130,7 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
         assert!(!new.is_empty(), "step {step} sent nothing");
         for call in &new {
             assert_sendable(&call.body);
-            if call.method == "PATCH" {
+            if call.method == "PATCH" && call.files.is_empty() {
                 // An answer takes the buttons off the question it answered.
                 assert_eq!(call.body["components"], json!([]));
             }
@@ -173,8 +173,34 @@ async fn a_whole_decision_from_start_to_the_summary_embed() {
         .unwrap()
         .contains("questions answered"));
 
+    // The chart, attached to the card's message once it is posted: the embed shows it.
+    let card_id = card.created.clone().expect("the card's message has an id");
+    let chart = calls.last().unwrap();
+    assert_eq!(chart.method, "PATCH");
+    assert_eq!(chart.path, format!("/channels/{thread}/messages/{card_id}"));
+    assert_eq!(chart.files.len(), 1);
+    let (part, name, png) = &chart.files[0];
+    assert_eq!(
+        (part.as_str(), name.as_str()),
+        ("files[0]", "tradeoff-chart.png")
+    );
+    assert!(png.starts_with(b"\x89PNG\r\n"));
+    assert_eq!(
+        chart.body["embeds"][0]["image"]["url"],
+        "attachment://tradeoff-chart.png"
+    );
+    assert_eq!(
+        chart.body["attachments"][0]["filename"],
+        "tradeoff-chart.png"
+    );
+    assert_eq!(chart.body["embeds"][0]["title"], embed["title"]);
+
     // And a short notice in the parent channel, linking to the thread.
-    let notice = calls.last().unwrap();
+    let notice = calls
+        .iter()
+        .rev()
+        .find(|c| c.method == "POST" && c.path == format!("/channels/{CHANNEL}/messages"))
+        .unwrap();
     assert_eq!(notice.path, format!("/channels/{CHANNEL}/messages"));
     assert!(notice.body["content"]
         .as_str()
@@ -871,4 +897,104 @@ async fn help_packs_and_a_mistyped_subcommand_answer_privately() {
         .unwrap()
         .starts_with("I don't know `/tradeoff frobnicate`."));
     assert!(standin.calls().is_empty(), "nothing posted");
+}
+
+/// Starts a decision and clicks every question's first choice until the card and its chart
+/// are queued (not delivered); returns the thread.
+async fn answer_to_the_card(bot: &TestBot, standin: &StandIn) -> String {
+    bot.interact(&fixture("command_start")).await;
+    bot.deliver().await;
+    let thread = first_thread(standin);
+    for id in 2000u64..2040 {
+        let question = current_question(standin, &thread).expect("a question");
+        let custom_id = question["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        bot.interact(&click(&thread, &custom_id, id)).await;
+        let queued = bot.store.outbox_pending(Platform::Discord).unwrap();
+        if queued
+            .iter()
+            .any(|e| e.message.op.to_value().unwrap()["said"]["effect"] == "chart")
+        {
+            return thread;
+        }
+        bot.deliver().await;
+    }
+    panic!("the decision never finished");
+}
+
+/// The calls that attached a chart.
+fn charts(standin: &StandIn) -> Vec<Call> {
+    standin
+        .calls()
+        .into_iter()
+        .filter(|c| !c.files.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_chart_attachment_is_retried_and_attached_once_after_the_card() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let thread = answer_to_the_card(&bot, &standin).await;
+    standin.force_method(
+        "PATCH multipart",
+        502,
+        json!({ "message": "Bad Gateway" }),
+        None,
+    );
+    standin.force_method(
+        "PATCH multipart",
+        429,
+        json!({ "message": "You are being rate limited.", "retry_after": 0.2, "global": false }),
+        Some("0.2"),
+    );
+    let mut tries = 0;
+    while !bot
+        .store
+        .outbox_pending(Platform::Discord)
+        .unwrap()
+        .is_empty()
+    {
+        bot.deliver().await;
+        bot.clock.advance_ms(60_000);
+        tries += 1;
+        assert!(tries < 20, "{:#?}", standin.calls());
+    }
+    let charts = charts(&standin);
+    assert_eq!(charts.len(), 3, "two failed tries, then the one that took");
+    let card = standin
+        .calls()
+        .into_iter()
+        .find(|c| c.body["embeds"].is_array() && c.method == "POST")
+        .unwrap();
+    let card_id = card.created.unwrap();
+    for chart in &charts {
+        assert_eq!(chart.path, format!("/channels/{thread}/messages/{card_id}"));
+    }
+    assert!(bot.store.outbox_dead_letters().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_between_the_card_and_its_chart_still_attaches_the_chart() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    answer_to_the_card(&bot, &standin).await;
+    standin.force_method("PATCH multipart", 503, json!({ "message": "down" }), None);
+    bot.deliver().await;
+    assert_eq!(charts(&standin).len(), 1, "one try, refused for now");
+    let dir = bot.stop().await;
+
+    let bot = TestBot::start_in(&standin, dir).await;
+    bot.clock.advance_ms(600_000);
+    while bot.deliver().await.sent > 0 {}
+    let charts = charts(&standin);
+    assert_eq!(charts.len(), 2, "{:#?}", standin.calls());
+    assert!(charts[1].files[0].2.starts_with(b"\x89PNG"));
+    assert!(bot
+        .store
+        .outbox_pending(Platform::Discord)
+        .unwrap()
+        .is_empty());
 }

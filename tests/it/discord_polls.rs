@@ -180,13 +180,25 @@ fn posts_to(standin: &StandIn, channel: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The edits of messages in `channel`, but for those attaching a chart.
 fn edits_in(standin: &StandIn, channel: &str) -> Vec<Value> {
     let prefix = format!("/channels/{channel}/messages/");
     standin
         .calls()
         .into_iter()
-        .filter(|c| c.method == "PATCH" && c.path.starts_with(&prefix))
+        .filter(|c| c.method == "PATCH" && c.path.starts_with(&prefix) && c.files.is_empty())
         .map(|c| c.body)
+        .collect()
+}
+
+/// The edits attaching a chart to a card in `channel`: (the card's message id, the body).
+fn charts_in(standin: &StandIn, channel: &str) -> Vec<(String, Value)> {
+    let prefix = format!("/channels/{channel}/messages/");
+    standin
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "PATCH" && !c.files.is_empty())
+        .filter_map(|c| Some((c.path.strip_prefix(&prefix)?.to_owned(), c.body)))
         .collect()
 }
 
@@ -360,7 +372,7 @@ async fn open_answer_change_close_and_the_summary_embed() {
         ephemeral(&closed)["content"],
         "Poll closed with 3 answered. The team's summary follows in this channel."
     );
-    assert_eq!(bot.deliver().await.sent, 2);
+    assert_eq!(bot.deliver().await.sent, 3);
 
     // The poll message loses its button; the summary embed follows with the split.
     let last_edit = edits_in(&standin, CHANNEL).pop().unwrap();
@@ -548,7 +560,7 @@ async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_no
     // The deadline: the scheduler closes the round once, and the summary goes out.
     assert_eq!(bot.bot.app.run_due_polls(deadline, &lookup), (1, None));
     assert_eq!(bot.bot.app.run_due_polls(deadline + 60, &lookup).0, 0);
-    assert_eq!(bot.deliver().await.sent, 2);
+    assert_eq!(bot.deliver().await.sent, 3);
     let summary = posts_to(&standin, CHANNEL).pop().unwrap();
     assert_sendable(&summary);
     assert!(summary["embeds"][0]["title"]
@@ -803,8 +815,8 @@ async fn a_recurring_poll_posts_each_summary_and_opens_the_next_round_message() 
     );
     assert_eq!(
         bot.deliver().await.sent,
-        3,
-        "closed edit, summary, next round"
+        4,
+        "closed edit, summary, its chart, next round"
     );
     let posts = posts_to(&standin, CHANNEL);
     let summary = &posts[posts.len() - 2];
@@ -866,7 +878,7 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
             op["poll_shows"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(shows, ["message", "refresh", "refresh", "card"]);
+    assert_eq!(shows, ["message", "refresh", "refresh", "card", "chart"]);
     let record = bot
         .store
         .round(&poll, 1)
@@ -888,5 +900,19 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
     assert_eq!(
         posts[1]["embeds"][0]["title"],
         "Team result: Backend decision: Node.js or Python"
+    );
+    // The round's chart, attached to its card once the card is out.
+    let charts = charts_in(&standin, CHANNEL);
+    let card = standin
+        .calls()
+        .into_iter()
+        .filter(|c| c.created.is_some())
+        .nth(1)
+        .unwrap();
+    assert_eq!(charts.len(), 1);
+    assert_eq!(Some(&charts[0].0), card.created.as_ref());
+    assert_eq!(
+        charts[0].1["embeds"][0]["image"]["url"],
+        "attachment://tradeoff-chart.png"
     );
 }

@@ -248,7 +248,7 @@ async fn slack_and_discord_produce_the_same_effects_for_the_same_decision() {
         .collect();
     assert_eq!(
         kinds,
-        ["answered", "ask", "card", "closed", "opened", "tell"]
+        ["answered", "ask", "card", "chart", "closed", "opened", "tell"]
             .map(String::from)
             .into()
     );

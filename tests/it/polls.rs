@@ -24,6 +24,7 @@ impl PollPresenter for Recorder {
             PollEffect::Refresh { round } if *round == poll.round && poll.is_open() => "progress",
             PollEffect::Refresh { .. } => "closed",
             PollEffect::Card { .. } => "summary",
+            PollEffect::Chart { .. } => "chart",
             PollEffect::Remind { .. } => "reminder",
         };
         let mut entry = PollShown::entry(poll, effect, format!("poll:{}", poll.id), |r| {

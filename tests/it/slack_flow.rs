@@ -151,14 +151,23 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
     // The rest: the first choice of each question, by button.
     for i in 0..20 {
         let q = latest_question(&stand_in);
-        if stand_in.accepted().last().unwrap().body["reply_broadcast"] == true {
+        if stand_in
+            .accepted()
+            .iter()
+            .any(|c| c.body["reply_broadcast"] == true)
+        {
             break;
         }
         let first = buttons(&q)[0].2.clone();
         click_choice(&h, &stand_in, &first, "U2", &format!("1700000002.{i:06}")).await;
     }
 
-    let card = stand_in.accepted().pop().unwrap();
+    let accepted = stand_in.accepted();
+    let at = accepted
+        .iter()
+        .position(|c| c.body["reply_broadcast"] == true)
+        .unwrap();
+    let card = accepted[at].clone();
     assert_eq!(card.method, "chat.postMessage");
     assert_eq!(card.body["thread_ts"], parent_ts.as_str());
     assert_eq!(card.body["reply_broadcast"], true);
@@ -181,13 +190,30 @@ async fn a_whole_conversation_in_a_thread_ends_with_the_card_broadcast() {
     }
     assert!(blocks.last().unwrap()["type"] == "context");
 
-    // Every call: the bot token, in the thread (but the parent), within Block Kit limits.
+    // The chart follows the card in the thread: uploaded, then shared there.
+    let shared = &accepted[at + 1..];
+    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert_eq!(shared[0].method, "files.completeUploadExternal");
+    assert_eq!(shared[0].body["thread_ts"], parent_ts.as_str());
+    assert_eq!(shared[0].body["channel_id"], CHANNEL);
+    let file = shared[0].body["files"][0]["id"].as_str().unwrap();
+    let png = &stand_in.uploads()[file];
+    assert!(png.starts_with(b"\x89PNG\r\n"), "a PNG");
+    let asked = stand_in.calls_of("files.getUploadURLExternal");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].body["length"], png.len().to_string());
+
+    // Every call: the bot token, in the thread (but the parent and the upload's first two
+    // steps), within Block Kit limits.
     for c in stand_in.calls() {
         assert_eq!(c.authorization, format!("Bearer {BOT_TOKEN}"));
-        if c.method != "chat.update" && c.ts != parent.ts {
+        let upload = c.method == "files.getUploadURLExternal" || c.method == "upload";
+        if c.method != "chat.update" && c.ts != parent.ts && !upload {
             assert_eq!(c.body["thread_ts"], parent_ts.as_str(), "{}", c.body);
         }
-        assert_eq!(limit_violations(&c.body["blocks"]), Vec::<String>::new());
+        if c.method.starts_with("chat.") {
+            assert_eq!(limit_violations(&c.body["blocks"]), Vec::<String>::new());
+        }
     }
 
     // The result is kept for the channel.
@@ -911,4 +937,137 @@ async fn a_click_for_an_unknown_decision_is_told_in_the_channel() {
         .unwrap()
         .contains("no decision running"));
     assert!(h.app.store.outbox_dead_letters().unwrap().is_empty());
+}
+
+/// Starts a decision and answers every question with its first choice, until the card is
+/// queued (not delivered: the test decides how delivery goes).
+async fn answer_to_the_card(h: &Harness, s: &StandIn) {
+    h.command("start", "U1").await;
+    h.deliver().await;
+    for i in 0..20 {
+        let q = latest_question(s);
+        let first = buttons(&q)[0].2.clone();
+        let button = buttons(&q)
+            .into_iter()
+            .find(|(_, a, v)| a.starts_with("choice|") && *v == first)
+            .unwrap();
+        let payload = click(&q, &button, "U2", &format!("1700000003.{i:06}"));
+        assert_eq!(h.interact(&payload).await, 200);
+        let queued: Vec<Value> = h
+            .app
+            .store
+            .outbox_pending(Platform::Slack)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message.op.to_value().unwrap())
+            .collect();
+        if queued.iter().any(|op| op["said"]["effect"] == "chart") {
+            return;
+        }
+        h.deliver().await;
+    }
+    panic!("the decision never finished");
+}
+
+/// The calls that completed an upload, and the card's post.
+fn charts_and_card(s: &StandIn) -> (Vec<Call>, Vec<Call>) {
+    let accepted = s.accepted();
+    (
+        accepted
+            .iter()
+            .filter(|c| c.method == "files.completeUploadExternal")
+            .cloned()
+            .collect(),
+        accepted
+            .into_iter()
+            .filter(|c| c.body["reply_broadcast"] == true)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_failing_upload_step_is_retried_and_the_chart_arrives_once_after_the_card() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let clock = TestClock::new();
+    let h = Harness::start(dir.path(), &stand_in, clock.clone()).await;
+    answer_to_the_card(&h, &stand_in).await;
+    // Each of the three steps fails once: a 5xx, a 429, a 5xx.
+    let busy = json!({ "ok": false, "error": "ratelimited" });
+    stand_in.force(
+        "files.getUploadURLExternal",
+        503,
+        None,
+        json!({ "ok": false }),
+    );
+    stand_in.force("upload", 429, Some(1), busy);
+    stand_in.force(
+        "files.completeUploadExternal",
+        500,
+        None,
+        json!({ "ok": false }),
+    );
+    let mut passes = 0;
+    loop {
+        h.deliver().await;
+        let (charts, cards) = charts_and_card(&stand_in);
+        assert_eq!(cards.len(), 1, "the card is not held back by its chart");
+        if !charts.is_empty() {
+            break;
+        }
+        passes += 1;
+        assert!(passes < 20, "{:#?}", stand_in.calls());
+        clock.advance_ms(120_000);
+    }
+    let (charts, _) = charts_and_card(&stand_in);
+    assert_eq!(charts.len(), 1, "the chart arrives once");
+    // A failed step tries the whole upload again: four upload URLs asked for, one a try.
+    assert_eq!(stand_in.calls_of("files.getUploadURLExternal").len(), 4);
+    let card_at = stand_in
+        .calls()
+        .iter()
+        .position(|c| c.body["reply_broadcast"] == true)
+        .unwrap();
+    let chart_at = stand_in
+        .calls()
+        .iter()
+        .position(|c| c.method == "files.completeUploadExternal" && c.status == 200)
+        .unwrap();
+    assert!(card_at < chart_at);
+    assert!(h
+        .app
+        .store
+        .outbox_pending(Platform::Slack)
+        .unwrap()
+        .is_empty());
+    assert!(h.app.store.outbox_dead_letters().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_between_the_card_and_its_chart_still_delivers_the_chart() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    answer_to_the_card(&h, &stand_in).await;
+    stand_in.set_outage("files.getUploadURLExternal", Some(Outage::Unavailable));
+    h.deliver().await;
+    assert_eq!(charts_and_card(&stand_in).1.len(), 1, "the card is out");
+    assert!(charts_and_card(&stand_in).0.is_empty());
+    h.stop().await;
+
+    stand_in.set_outage("files.getUploadURLExternal", None);
+    let clock = TestClock::new();
+    clock.advance_ms(600_000);
+    let h = Harness::start(dir.path(), &stand_in, clock).await;
+    h.deliver().await;
+    let (charts, cards) = charts_and_card(&stand_in);
+    assert_eq!(
+        (charts.len(), cards.len()),
+        (1, 1),
+        "{:#?}",
+        stand_in.calls()
+    );
+    let png = &stand_in.uploads()[charts[0].body["files"][0]["id"].as_str().unwrap()];
+    let info = png::Decoder::new(png.as_slice()).read_info().unwrap();
+    assert_eq!(info.info().width, 1200);
 }

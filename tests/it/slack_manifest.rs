@@ -53,6 +53,7 @@ fn the_http_manifest_has_every_url_event_and_scope() {
     for s in [
         "commands",
         "chat:write",
+        "files:write",
         "channels:history",
         "groups:history",
         "users:read",

@@ -424,7 +424,7 @@ async fn open_answer_in_the_modal_change_close_and_the_summary_card() {
         command(&h, "poll close", ADA, TEAM, CHANNEL).await,
         "Poll closed with 3 answered. The team's summary follows in this channel."
     );
-    assert_eq!(h.pass().await.sent, 2);
+    assert_eq!(h.pass().await.sent, 3);
 
     // The poll message loses its button; the summary card follows with numbers and the split.
     let closed = updates_in(&stand_in, CHANNEL).pop().unwrap();
@@ -559,7 +559,7 @@ async fn the_deadline_closes_the_round_and_one_reminder_mentions_only_who_has_no
     // The deadline: the scheduler closes the round once, and the summary goes out.
     assert_eq!(h.app.run_due_polls(deadline, &lookup), (1, None));
     assert_eq!(h.app.run_due_polls(deadline + 60, &lookup).0, 0);
-    assert_eq!(h.pass().await.sent, 2);
+    assert_eq!(h.pass().await.sent, 3);
     let card = posts_in(&stand_in, CHANNEL).pop().unwrap();
     assert!(shown(&card).contains("• *2 answered*"), "{}", shown(&card));
     assert_eq!(
@@ -826,7 +826,11 @@ async fn a_recurring_poll_posts_each_summary_and_the_next_rounds_message() {
         h.app.run_due_polls(close, &lookup()),
         (1, Some(close + 86_400))
     );
-    assert_eq!(h.pass().await.sent, 3, "closed update, summary, next round");
+    assert_eq!(
+        h.pass().await.sent,
+        4,
+        "closed update, summary, its chart, next round"
+    );
     let posts = posts_in(&stand_in, CHANNEL);
     assert_eq!(
         posts[posts.len() - 2]["blocks"][0]["text"]["text"],
@@ -873,7 +877,7 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
             op["poll_shows"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(shows, ["message", "refresh", "refresh", "card"]);
+    assert_eq!(shows, ["message", "refresh", "refresh", "card", "chart"]);
     let record = h
         .app
         .store
@@ -899,6 +903,13 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
     let card = shown(&posts[1]);
     assert!(card.contains("Team result"), "{card}");
     assert!(card.contains("1 teammate answered"), "{card}");
+    // The round's chart follows its card in the channel.
+    let shared = stand_in.calls_of("files.completeUploadExternal");
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].body["channel_id"], CHANNEL);
+    assert!(shared[0].body.get("thread_ts").is_none());
+    let png = &stand_in.uploads()[shared[0].body["files"][0]["id"].as_str().unwrap()];
+    assert!(png.starts_with(b"\x89PNG"));
 }
 
 fn e_len(op: &Value) -> usize {

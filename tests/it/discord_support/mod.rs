@@ -70,12 +70,67 @@ pub struct Call {
     pub path: String,
     pub body: Value,
     pub authorization: Option<String>,
+    /// The files of a `multipart/form-data` call: (part name, file name, bytes).
+    pub files: Vec<(String, String, Vec<u8>)>,
+    /// The id of the message the call created, if it created one.
+    pub created: Option<String>,
 }
+
+/// A `multipart/form-data` body as Discord reads it: the message from its `payload_json`
+/// part, and the files of the other parts.
+fn multipart(content_type: &str, body: &[u8]) -> (Value, Vec<(String, String, Vec<u8>)>) {
+    let Some(boundary) = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+    else {
+        return (Value::Null, Vec::new());
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let mut payload = Value::Null;
+    let mut files = Vec::new();
+    let text = body;
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while let Some(at) = text[i..]
+        .windows(delimiter.len())
+        .position(|w| w == delimiter.as_bytes())
+    {
+        starts.push(i + at);
+        i += at + delimiter.len();
+    }
+    for pair in starts.windows(2) {
+        let part = &text[pair[0] + delimiter.len()..pair[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]).to_string();
+        let content = part[split + 4..].to_vec();
+        let field = |key: &str| {
+            head.split(';')
+                .find_map(|p| p.trim().strip_prefix(&format!("{key}=\"")))
+                .and_then(|v| v.split('"').next())
+                .map(str::to_owned)
+        };
+        match (field("name"), field("filename")) {
+            (Some(name), None) if name == "payload_json" => {
+                payload = serde_json::from_slice(&content).unwrap_or(Value::Null);
+            }
+            (Some(name), Some(file)) => files.push((name, file, content)),
+            _ => {}
+        }
+    }
+    (payload, files)
+}
+
+/// A canned answer: only for calls of this method, if given; status; body; Retry-After.
+type Forced = (Option<String>, u16, Value, Option<String>);
 
 #[derive(Default)]
 struct StandInState {
     calls: Mutex<Vec<Call>>,
-    forced: Mutex<VecDeque<(u16, Value, Option<String>)>>,
+    forced: Mutex<VecDeque<Forced>>,
     next_id: AtomicU64,
     gateway_url: Mutex<Option<String>>,
 }
@@ -111,11 +166,23 @@ impl StandIn {
 
     /// The next request gets this status and body (and `Retry-After` header) instead.
     pub fn force(&self, status: u16, body: Value, retry_after: Option<&str>) {
-        self.state
-            .forced
-            .lock()
-            .unwrap()
-            .push_back((status, body, retry_after.map(str::to_owned)));
+        self.state.forced.lock().unwrap().push_back((
+            None,
+            status,
+            body,
+            retry_after.map(str::to_owned),
+        ));
+    }
+
+    /// Answers the next call of `method` (GET, POST, PATCH…, or "PATCH multipart" for one
+    /// carrying a file) so, whatever comes between.
+    pub fn force_method(&self, method: &str, status: u16, body: Value, retry_after: Option<&str>) {
+        self.state.forced.lock().unwrap().push_back((
+            Some(method.to_owned()),
+            status,
+            body,
+            retry_after.map(str::to_owned),
+        ));
     }
 
     fn snowflake(&self) -> String {
@@ -167,17 +234,46 @@ async fn answer(
         .strip_prefix("/api/v10")
         .unwrap_or(uri.path())
         .to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.calls.lock().unwrap().push(Call {
-        method: method.to_string(),
-        path: path.clone(),
-        body: body.clone(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    });
-    if let Some((status, body, retry_after)) = state.forced.lock().unwrap().pop_front() {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (body, files) = if content_type.starts_with("multipart/form-data") {
+        multipart(content_type, &body)
+    } else {
+        (
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Vec::new(),
+        )
+    };
+    let multipart = !files.is_empty();
+    let index = {
+        let mut calls = state.calls.lock().unwrap();
+        calls.push(Call {
+            method: method.to_string(),
+            path: path.clone(),
+            body: body.clone(),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            files,
+            created: None,
+        });
+        calls.len() - 1
+    };
+    let forced = {
+        let mut forced = state.forced.lock().unwrap();
+        forced
+            .iter()
+            .position(|(only, ..)| {
+                only.as_deref().is_none_or(|m| {
+                    m == method.as_str() || (multipart && m == format!("{method} multipart"))
+                })
+            })
+            .and_then(|at| forced.remove(at))
+    };
+    if let Some((_, status, body, retry_after)) = forced {
         let mut response =
             (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
         if let Some(r) = retry_after {
@@ -221,7 +317,11 @@ async fn answer(
             "total_message_sent": 0,
             "type": 11
         })),
-        ("POST", ["channels", channel, "messages"]) => json(message_object(&id(), channel, &body)),
+        ("POST", ["channels", channel, "messages"]) => {
+            let created = id();
+            state.calls.lock().unwrap()[index].created = Some(created.clone());
+            json(message_object(&created, channel, &body))
+        }
         ("PATCH", ["channels", channel, "messages", message]) => {
             json(message_object(message, channel, &body))
         }
@@ -290,6 +390,7 @@ pub struct TestBot {
     pub clock: Arc<TestClock>,
     pub url: String,
     pub dir: TempDir,
+    server: tokio::task::JoinHandle<()>,
 }
 
 pub fn args(api_url: &str) -> DiscordArgs {
@@ -340,7 +441,7 @@ impl TestBot {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         TestBot {
             bot,
             store,
@@ -348,7 +449,25 @@ impl TestBot {
             clock,
             url,
             dir,
+            server,
         }
+    }
+
+    /// Stops the bot as a crash would, between two outbox passes: the server, the bot and
+    /// the store are dropped; the data directory is kept, for [`TestBot::start_in`].
+    pub async fn stop(self) -> TempDir {
+        let TestBot {
+            bot,
+            store,
+            sled,
+            server,
+            dir,
+            ..
+        } = self;
+        server.abort();
+        let _ = server.await;
+        drop((bot, store, sled));
+        dir
     }
 
     pub fn sender(&self) -> DiscordSender {

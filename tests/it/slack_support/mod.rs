@@ -91,6 +91,10 @@ struct StandInState {
     members_page: Mutex<Option<usize>>,
     /// Methods failing until further notice.
     outages: Mutex<HashMap<String, Outage>>,
+    /// Where the stand-in listens, for the upload URLs it hands out.
+    addr: Mutex<Option<SocketAddr>>,
+    /// Files' bytes by file id, as uploaded to their upload URL.
+    uploads: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 /// How a method fails while it is out.
@@ -117,11 +121,14 @@ impl StandIn {
         });
         // slack-morphism calls most methods with POST and a JSON body, and a few (users.info,
         // conversations.members, auth.test) with GET and query parameters.
+        // A file's bytes go to the upload URL files.getUploadURLExternal handed out.
         let app = Router::new()
             .route("/api/{method}", post(api).get(api_get))
+            .route("/upload/{file}", post(upload))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        *state.addr.lock().unwrap() = Some(addr);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         StandIn { addr, state }
     }
@@ -207,9 +214,32 @@ impl StandIn {
             .collect()
     }
 
+    /// The files uploaded so far, by file id.
+    pub fn uploads(&self) -> HashMap<String, Vec<u8>> {
+        self.state.uploads.lock().unwrap().clone()
+    }
+
     pub fn set_socket_url(&self, url: &str) {
         *self.state.socket_url.lock().unwrap() = Some(url.to_owned());
     }
+}
+
+/// A file's bytes, POSTed to its upload URL: recorded as a call of `upload`, kept when the
+/// upload is answered 200.
+async fn upload(
+    State(state): State<Arc<StandInState>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let bytes = body.to_vec();
+    let call = json!({ "file": file, "length": bytes.len(),
+                       "content_type": headers.get("content-type").and_then(|v| v.to_str().ok()) });
+    let response = respond(state.clone(), "upload".into(), headers, call).await;
+    if response.status() == StatusCode::OK {
+        state.uploads.lock().unwrap().insert(file, bytes);
+    }
+    response
 }
 
 /// A GET call: its query parameters are recorded as the call's body.
@@ -319,6 +349,39 @@ fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Va
                 .into_response()
             }
             "chat.postEphemeral" => Json(json!({ "ok": true, "message_ts": ts })).into_response(),
+            "files.getUploadURLExternal" => {
+                let addr = state.addr.lock().unwrap().unwrap();
+                let file = format!("F{}", state.next_ts.fetch_add(1, Ordering::SeqCst));
+                let length: usize = body["length"]
+                    .as_str()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
+                if body["filename"].as_str().unwrap_or("").is_empty() || length == 0 {
+                    Json(json!({ "ok": false, "error": "invalid_arguments" })).into_response()
+                } else {
+                    Json(json!({ "ok": true, "file_id": file,
+                                 "upload_url": format!("http://{addr}/upload/{file}") }))
+                    .into_response()
+                }
+            }
+            "upload" => (StatusCode::OK, format!("OK - {}", body["length"])).into_response(),
+            "files.completeUploadExternal" => {
+                let uploads = state.uploads.lock().unwrap();
+                let files = body["files"].as_array().cloned().unwrap_or_default();
+                let all_there = !files.is_empty()
+                    && files
+                        .iter()
+                        .all(|f| uploads.contains_key(f["id"].as_str().unwrap_or("")));
+                if all_there && body["channel_id"].is_string() {
+                    call.ts = Some(ts.clone());
+                    Json(json!({ "ok": true, "files": files.iter().map(|f| json!({
+                        "id": f["id"], "title": f["title"], "name": "tradeoff-chart.png",
+                        "mimetype": "image/png" })).collect::<Vec<_>>() }))
+                    .into_response()
+                } else {
+                    Json(json!({ "ok": false, "error": "file_not_found" })).into_response()
+                }
+            }
             "auth.test" => Json(json!({
                 "ok": true, "url": "https://example.slack.com/", "team": "Example",
                 "user": "tradeoff", "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"
