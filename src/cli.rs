@@ -139,6 +139,8 @@ pub enum Command {
 pub enum Format {
     Text,
     Json,
+    /// An architecture decision record, in the MADR layout.
+    Madr,
 }
 
 /// A failure with the exit status it deserves.
@@ -837,12 +839,19 @@ fn score(
             let json = serde_json::to_string_pretty(&outcome.to_json(pack)).map_err(Exit::fatal)?;
             print(&format!("{json}\n"))?;
         }
-        Format::Text => {
+        Format::Text | Format::Madr => {
             let basis = Basis {
                 by: Vec::new(),
                 at: chrono::Utc::now().timestamp(),
             };
-            print(&outcome_card(pack, 0, &outcome, &basis).to_text())?;
+            let card = outcome_card(pack, 0, &outcome, &basis);
+            if let Format::Madr = format {
+                print(&crate::core::record::of_decision(
+                    pack, &card, &outcome, &basis,
+                ))?;
+            } else {
+                print(&card.to_text())?;
+            }
         }
     }
     Ok(())

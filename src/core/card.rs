@@ -16,6 +16,8 @@ use serde::Serialize;
 pub const DRIVERS_TITLE: &str = "What decided it";
 pub const TRADEOFFS_TITLE: &str = "Trade-offs, and how to soften them (our reading)";
 pub const FLIP_TITLE: &str = "What would change the answer";
+/// What a card line of the source's own words starts with.
+pub const QUOTED: &str = "The article:";
 
 /// How many of a criterion's quotes a card shows.
 const QUOTES_SHOWN: usize = 2;
@@ -177,7 +179,7 @@ fn quoted(quotes: &[String]) -> Option<String> {
             .take(QUOTES_SHOWN)
             .map(|q| format!("“{q}”"))
             .collect();
-        format!("The article: {}", shown.join(" "))
+        format!("{QUOTED} {}", shown.join(" "))
     })
 }
 

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod messages;
 pub mod pack;
 pub mod poll;
+pub mod record;
 pub mod schedule;
 pub mod score;
 pub mod subcommand;

@@ -619,3 +619,16 @@ fn chat_draws_the_chart_when_the_decision_is_done() {
     let info = png::Decoder::new(png.as_slice()).read_info().unwrap();
     assert_eq!(info.info().width, 1200);
 }
+
+#[test]
+fn score_writes_a_decision_record() {
+    let out = score(
+        r#"{"workload":"realtime","concurrency":"high"}"#,
+        &["--format", "madr"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("---\nstatus: proposed\ndate: "), "{text}");
+    assert!(text.contains("# Backend decision: Node.js or Python — Node.js"));
+    assert!(!text.contains("deciders"), "the terminal names nobody");
+}

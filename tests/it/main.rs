@@ -28,6 +28,7 @@ mod polls;
 mod properties;
 mod readiness;
 mod readme;
+mod record;
 mod slack_flow;
 mod slack_manifest;
 mod slack_polls;
