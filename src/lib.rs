@@ -13,6 +13,7 @@
 //! - [`outbox`]: durable, ordered delivery of outgoing messages, with retries.
 //! - [`background`]: the lower-priority runtime deliveries and schedules run on.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
+//! - [`records`]: decision records (MADR) of the results kept.
 //! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`discord`]: the Discord bot (interactions, threads, embeds).
@@ -31,6 +32,7 @@ pub mod outbox;
 pub mod packs;
 pub mod polls;
 pub mod readiness;
+pub mod records;
 pub mod secret;
 pub mod slack;
 pub mod store;

@@ -217,6 +217,14 @@ pub fn poll_opened_reply(status: &str, close: &str) -> String {
     )
 }
 
+/// The answer to `record`: where the record goes, and where to keep it.
+pub fn record_reply(path: &str) -> String {
+    format!(
+        "The decision record follows here as a Markdown file. Keep it next to your code as \
+         `{path}` (NNNN: the next free number among your records)."
+    )
+}
+
 /// The closer's answer to `poll close`.
 pub fn poll_closed_reply(respondents: u32) -> String {
     format!("Poll closed with {respondents} answered. The team's summary follows in this channel.")

@@ -46,6 +46,13 @@ pub const SUBCOMMANDS: &[Spec] = &[
         more: &[],
     },
     Spec {
+        name: "record",
+        args: "",
+        summary: "Post the latest result or poll summary here as a decision record (Markdown, MADR).",
+        option: None,
+        more: &[],
+    },
+    Spec {
         name: "cancel",
         args: "",
         summary: "Stop the decision in this thread; in a channel, your latest one there, else the latest.",
@@ -79,6 +86,7 @@ pub enum Subcommand {
         args: String,
     },
     Result,
+    Record,
     Cancel,
     Packs,
     Help,
@@ -113,6 +121,7 @@ impl Subcommand {
                 args: option.to_owned(),
             },
             "result" => Subcommand::Result,
+            "record" => Subcommand::Record,
             "cancel" => Subcommand::Cancel,
             "packs" => Subcommand::Packs,
             _ => {

@@ -274,6 +274,7 @@ impl DiscordBot {
             Ok(Subcommand::Help) => self.help(),
             Ok(Subcommand::Packs) => Ok(self.packs()),
             Ok(Subcommand::Result) => self.result(&guild, &channel),
+            Ok(Subcommand::Record) => self.record(&guild, &channel),
             Ok(Subcommand::Cancel) => self.cancel(c, &guild, &channel, in_thread, &by),
             Ok(Subcommand::Poll { args }) => {
                 self.poll_command(c, &guild, &channel, &by, Some(&args))

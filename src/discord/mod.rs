@@ -21,6 +21,7 @@ pub mod handler;
 pub mod http;
 mod late;
 pub mod polls;
+pub mod records;
 pub mod render;
 pub mod rest;
 pub mod sender;

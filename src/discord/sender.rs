@@ -41,6 +41,25 @@ impl DiscordSender {
 
 impl Sender for DiscordSender {
     async fn send(&self, op: &Value) -> Delivery {
+        if op.get("record").is_some() {
+            return match super::records::record_call(&self.app, op) {
+                Ok((call, name, markdown)) => {
+                    self.rest
+                        .call_with_file(
+                            "POST",
+                            call["path"].as_str().unwrap_or_default(),
+                            &call["body"],
+                            (&name, markdown, "text/markdown"),
+                        )
+                        .await
+                }
+                Err(crate::app::AppError::Internal(e)) => Delivery::Retry {
+                    after_ms: None,
+                    error: e.to_string(),
+                },
+                Err(e) => Delivery::Refused(e.user_text()),
+            };
+        }
         let original = op;
         let rendered;
         let op = if let Some(shown) = PollShown::of(op) {

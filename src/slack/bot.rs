@@ -224,6 +224,7 @@ impl SlackBot {
             Ok(Subcommand::Help) => json!({ "response_type": "ephemeral", "text": help_text() }),
             Ok(Subcommand::Packs) => self.packs(),
             Ok(Subcommand::Result) => blocking(Self::result).await,
+            Ok(Subcommand::Record) => blocking(Self::record).await,
             Ok(Subcommand::Cancel) => blocking(Self::cancel).await,
             Err(unknown) => json!({
                 "response_type": "ephemeral",

@@ -15,6 +15,7 @@ pub mod http;
 pub mod manifest;
 pub mod payload;
 pub mod polls;
+pub mod records;
 pub mod render;
 pub mod sender;
 pub mod socket;

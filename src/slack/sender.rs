@@ -4,6 +4,7 @@
 
 use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::polls::{poll_call, send_reminder};
+use super::records::RecordShown;
 use super::render;
 use crate::app::App;
 use crate::core::chart::Chart;
@@ -131,6 +132,15 @@ impl SlackSender {
 /// The chart's file name, as Slack shows it.
 pub const CHART_FILE: &str = "tradeoff-chart.png";
 
+/// A file to share: its name, title, alternative text, type and bytes.
+struct File<'a> {
+    name: &'a str,
+    title: String,
+    alt: Option<String>,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
 impl SlackSender {
     /// Uploads a conversation's chart into its thread: Slack's three steps
     /// (`files.getUploadURLExternal`, the bytes to the upload URL, then
@@ -162,36 +172,93 @@ impl SlackSender {
             Ok(png) => png,
             Err(e) => return Delivery::Refused(e),
         };
+        let file = File {
+            name: CHART_FILE,
+            title: chart.headline.clone(),
+            alt: Some(format!("Chart: {}. {}", chart.headline, chart.verdict)),
+            content_type: "image/png",
+            bytes: png,
+        };
+        self.upload_file(channel, thread_ts, file).await
+    }
+
+    /// Sends a queued decision record ([`RecordShown`]): made from the result as stored
+    /// now, uploaded as a Markdown file.
+    async fn send_record(&self, op: &Value) -> Delivery {
+        let shown: RecordShown = match serde_json::from_value(op.clone()) {
+            Ok(shown) => shown,
+            Err(e) => return Delivery::Refused(format!("bad record: {e}")),
+        };
+        let record = match self.app.record(&shown.record) {
+            Ok(record) => record,
+            Err(crate::app::AppError::Internal(e)) => {
+                return Delivery::Retry {
+                    after_ms: None,
+                    error: e.to_string(),
+                }
+            }
+            Err(e) => return Delivery::Refused(e.user_text()),
+        };
+        let name = record
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or("decision.md")
+            .to_owned();
+        let file = File {
+            name: &name,
+            title: format!("Decision record: {name}"),
+            alt: None,
+            content_type: "text/markdown",
+            bytes: record.markdown.into_bytes(),
+        };
+        self.upload_file(&shown.channel, None, file).await
+    }
+
+    /// Uploads a file into `channel` (in the thread of `thread_ts` when given): Slack's
+    /// three steps. A step that fails leaves the whole upload to be retried.
+    async fn upload_file(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        file: File<'_>,
+    ) -> Delivery {
+        let File {
+            name,
+            title,
+            alt,
+            content_type,
+            bytes,
+        } = file;
         let within = self.answer_within;
         let session = self.client.open_session(&self.token);
-        let upload = async {
-            let url = answered(
-                within,
-                session.get_upload_url_external(
-                    &SlackApiFilesGetUploadUrlExternalRequest::new(CHART_FILE.into(), png.len())
-                        .with_alt_txt(format!("Chart: {}. {}", chart.headline, chart.verdict)),
-                ),
-            )
-            .await?;
-            answered(
-                within,
-                session.files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
-                    url.upload_url,
-                    png,
-                    "image/png".into(),
-                )),
-            )
-            .await?;
-            let complete =
-                SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
-                    url.file_id,
+        let upload =
+            async {
+                let url = answered(
+                    within,
+                    session.get_upload_url_external(
+                        &SlackApiFilesGetUploadUrlExternalRequest::new(name.into(), bytes.len())
+                            .opt_alt_txt(alt),
+                    ),
                 )
-                .with_title(chart.headline.clone())])
+                .await?;
+                answered(
+                    within,
+                    session.files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                        url.upload_url,
+                        bytes,
+                        content_type.into(),
+                    )),
+                )
+                .await?;
+                let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
+                    SlackApiFilesComplete::new(url.file_id).with_title(title),
+                ])
                 .with_channel_id(channel.into())
                 .opt_thread_ts(thread_ts.map(Into::into));
-            answered(within, session.files_complete_upload_external(&complete)).await?;
-            Ok::<_, Delivery>(())
-        };
+                answered(within, session.files_complete_upload_external(&complete)).await?;
+                Ok::<_, Delivery>(())
+            };
         match upload.await {
             Ok(()) => Delivery::Sent(None),
             Err(delivery) => delivery,
@@ -201,6 +268,9 @@ impl SlackSender {
 
 impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
+        if op.get("record").is_some() {
+            return self.send_record(op).await;
+        }
         match PollShown::of(op) {
             Some(Ok(shown)) => return self.send_poll(&shown).await,
             Some(Err(e)) => return Delivery::Refused(e),

@@ -319,6 +319,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// A closed round of a poll.
     fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>>;
+    /// The latest closed poll round in a channel.
+    fn latest_round(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Option<RoundRecord>>;
 
     /// A value set by a delivered outbox entry (see [`NewOutbox::produces`]).
     fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;

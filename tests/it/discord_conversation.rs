@@ -482,7 +482,7 @@ async fn discord_register_sends_a_valid_bulk_overwrite() {
     let names: Vec<&str> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["start", "poll", "result", "cancel", "packs", "help"]
+        ["start", "poll", "result", "record", "cancel", "packs", "help"]
     );
     for sub in subs {
         assert_eq!(sub["type"], 1, "a subcommand");
@@ -997,4 +997,53 @@ async fn a_restart_between_the_card_and_its_chart_still_attaches_the_chart() {
         .outbox_pending(Platform::Discord)
         .unwrap()
         .is_empty());
+}
+
+/// `command(sub)`, with its own interaction id.
+fn command_with_id(sub: &str, id: &str) -> Value {
+    let mut c = command(sub);
+    c["id"] = json!(id);
+    c
+}
+
+#[tokio::test]
+async fn record_posts_the_latest_result_as_a_markdown_file() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    // Nothing to record yet: said privately.
+    let none = bot
+        .interact(&command_with_id("record", "1180000000000000901"))
+        .await;
+    assert_eq!(none["data"]["flags"], 64, "{none}");
+    assert!(standin.calls().is_empty());
+
+    answer_to_the_card(&bot, &standin).await;
+    while bot.deliver().await.sent > 0 {}
+    let asked = bot
+        .interact(&command_with_id("record", "1180000000000000902"))
+        .await;
+    assert_eq!(asked["data"]["flags"], 64);
+    let said = asked["data"]["content"].as_str().unwrap();
+    assert!(
+        said.contains("docs/decisions/NNNN-backend-decision-node-js-or-python.md"),
+        "{said}"
+    );
+    while bot.deliver().await.sent > 0 {}
+    let posted = standin.calls().into_iter().last().unwrap();
+    assert_eq!(posted.method, "POST");
+    assert_eq!(posted.path, format!("/channels/{CHANNEL}/messages"));
+    assert_sendable(&posted.body);
+    let (part, name, markdown) = &posted.files[0];
+    assert_eq!(part, "files[0]");
+    assert_eq!(name, "NNNN-backend-decision-node-js-or-python.md");
+    let markdown = String::from_utf8(markdown.clone()).unwrap();
+    assert!(
+        markdown.starts_with("---\nstatus: proposed\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("deciders: [\"Grace\"]"),
+        "who answered: {markdown}"
+    );
+    assert!(markdown.contains("## Decision Outcome"));
 }

@@ -1071,3 +1071,40 @@ async fn a_restart_between_the_card_and_its_chart_still_delivers_the_chart() {
     let info = png::Decoder::new(png.as_slice()).read_info().unwrap();
     assert_eq!(info.info().width, 1200);
 }
+
+#[tokio::test]
+async fn record_uploads_the_latest_result_as_a_markdown_file() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let none = h.command("record", "U9").await;
+    assert_eq!(none["response_type"], "ephemeral");
+    assert!(stand_in.calls().is_empty(), "nothing to record yet");
+
+    answer_to_the_card(&h, &stand_in).await;
+    h.deliver().await;
+    let asked = h.command("record", "U9").await;
+    assert_eq!(asked["response_type"], "ephemeral");
+    let said = asked["text"].as_str().unwrap();
+    assert!(
+        said.contains("`docs/decisions/NNNN-backend-decision-node-js-or-python.md`"),
+        "{said}"
+    );
+    h.deliver().await;
+    let asked = stand_in.calls_of("files.getUploadURLExternal");
+    assert_eq!(asked.len(), 2, "the chart, then the record");
+    assert_eq!(
+        asked[1].body["filename"],
+        "NNNN-backend-decision-node-js-or-python.md"
+    );
+    let shared = stand_in.calls_of("files.completeUploadExternal");
+    let record = shared.last().unwrap();
+    assert_eq!(record.body["channel_id"], CHANNEL);
+    let file = record.body["files"][0]["id"].as_str().unwrap();
+    let markdown = String::from_utf8(stand_in.uploads()[file].clone()).unwrap();
+    assert!(
+        markdown.starts_with("---\nstatus: proposed\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("## Considered Options\n\n- Node.js\n- Python\n"));
+}

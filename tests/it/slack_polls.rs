@@ -910,6 +910,19 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
     assert!(shared[0].body.get("thread_ts").is_none());
     let png = &stand_in.uploads()[shared[0].body["files"][0]["id"].as_str().unwrap()];
     assert!(png.starts_with(b"\x89PNG"));
+
+    // The channel's latest result is now the poll's: its record counts the answers.
+    let said = command(&h, "record", ADA, TEAM, CHANNEL).await;
+    assert!(said.contains("docs/decisions/"), "{said}");
+    h.deliver().await;
+    let shared = stand_in.calls_of("files.completeUploadExternal");
+    assert_eq!(shared.len(), 2);
+    let file = shared[1].body["files"][0]["id"].as_str().unwrap();
+    let markdown = String::from_utf8(stand_in.uploads()[file].clone()).unwrap();
+    assert!(
+        markdown.contains("1 teammate answered a team poll;"),
+        "{markdown}"
+    );
 }
 
 fn e_len(op: &Value) -> usize {

@@ -1,0 +1,104 @@
+//! Decision records of results kept in the store: which result a channel's record is of
+//! ([`RecordOf`], what the outbox keeps), and its Markdown, made when it is sent.
+
+use crate::app::{App, AppError, InternalError, UserError};
+use crate::core::card::Basis;
+use crate::core::ids::{ChannelId, Platform, PollId, WorkspaceId};
+use crate::core::score::{evaluate, Answers};
+use serde::{Deserialize, Serialize};
+
+/// Which result a decision record is of: kept in the outbox, and made into the record when
+/// it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "of")]
+pub enum RecordOf {
+    /// The latest decision result of a channel, as it is when the record is made.
+    Decision {
+        platform: Platform,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+    },
+    /// A closed poll round.
+    Round { poll: PollId, round: u32 },
+}
+
+/// A decision record: where to save it, and its Markdown.
+pub struct DecisionRecord {
+    pub path: String,
+    pub markdown: String,
+}
+
+impl App {
+    /// The latest result of a channel, a decision's or a poll round's, whichever is newer.
+    pub fn latest_record(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> Result<RecordOf, AppError> {
+        let decision = self.store.latest_result(platform, workspace, channel)?;
+        let round = self.store.latest_round(platform, workspace, channel)?;
+        let decision_at = decision.as_ref().map(|d| d.finished_at);
+        match (decision_at, round) {
+            (_, Some(r)) if decision_at.is_none_or(|d| r.closed_at >= d) => Ok(RecordOf::Round {
+                poll: r.poll,
+                round: r.round,
+            }),
+            (Some(_), _) => Ok(RecordOf::Decision {
+                platform,
+                workspace: workspace.clone(),
+                channel: channel.clone(),
+            }),
+            (None, _) => Err(UserError::NoResult.into()),
+        }
+    }
+
+    /// The decision record of `of`, made from the result as it is stored.
+    pub fn record(&self, of: &RecordOf) -> Result<DecisionRecord, AppError> {
+        match of {
+            RecordOf::Decision {
+                platform,
+                workspace,
+                channel,
+            } => {
+                let (stored, card) = self.latest_result(*platform, workspace, channel)?;
+                let pack = self.catalog.get(&stored.pack, stored.pack_version)?;
+                let answers = Answers::from_ids(
+                    &pack,
+                    stored.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
+                )
+                .map_err(|e| InternalError::new("stored result", e))?;
+                let outcome = evaluate(&pack, &answers);
+                let basis = Basis {
+                    by: stored.answered_by.clone(),
+                    at: stored.finished_at,
+                };
+                Ok(DecisionRecord {
+                    path: crate::core::record::suggested_path(&pack),
+                    markdown: crate::core::record::of_decision(&pack, &card, &outcome, &basis),
+                })
+            }
+            RecordOf::Round { poll, round } => {
+                let record = self.store.round(poll, *round)?.ok_or(UserError::NoResult)?;
+                let pack = self.catalog.get(&record.pack, record.pack_version)?;
+                record
+                    .fits(&pack)
+                    .map_err(|e| InternalError::new("stored round", e))?;
+                let basis = Basis {
+                    by: record.by.clone(),
+                    at: record.closed_at,
+                };
+                Ok(DecisionRecord {
+                    path: crate::core::record::suggested_path(&pack),
+                    markdown: crate::core::record::of_team(
+                        &pack,
+                        &record.card(&pack),
+                        &record.tally,
+                        &basis,
+                        record.anonymous,
+                    ),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `/tradeoff record` on Slack: the channel's latest result as a decision record, queued
+//! (which result, not its text) and uploaded as a Markdown file when it is sent.
+
+use super::bot::{ephemeral_reply, SlackBot};
+use super::payload::CommandRequest;
+use crate::core::ids::{ChannelId, Platform, WorkspaceId};
+use crate::core::messages::record_reply;
+use crate::records::RecordOf;
+use crate::store::{Batch, NewOutbox, OutboxOp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A queued record: which result, and the channel it goes to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordShown {
+    pub record: RecordOf,
+    pub channel: String,
+}
+
+impl SlackBot {
+    /// `/tradeoff record`: queues the record of the channel's latest result, and says where
+    /// to keep it. Blocks on the store: call it off the async workers.
+    pub(super) fn record(&self, cmd: &CommandRequest) -> Value {
+        let (team, channel) = (WorkspaceId::new(&*cmd.team), ChannelId::new(&*cmd.channel));
+        let made = self
+            .app
+            .latest_record(Platform::Slack, &team, &channel)
+            .and_then(|of| Ok((self.app.record(&of)?.path, of)));
+        let (path, of) = match made {
+            Ok(made) => made,
+            Err(e) => return ephemeral_reply(&e.user_text()),
+        };
+        let shown = RecordShown {
+            record: of,
+            channel: cmd.channel.to_string(),
+        };
+        let queued = self.app.store.commit(Batch {
+            outbox: vec![NewOutbox {
+                platform: Platform::Slack,
+                lane: format!("slack|record|{}|{}", cmd.team, cmd.channel),
+                op: OutboxOp::new(&shown),
+                produces: None,
+            }],
+            ..Batch::default()
+        });
+        match queued {
+            Ok(_) => {
+                self.outbox.notify();
+                ephemeral_reply(&record_reply(&path))
+            }
+            Err(e) => ephemeral_reply(&crate::app::AppError::from(e).user_text()),
+        }
+    }
+}
