@@ -4,7 +4,7 @@
 //! Exit status: 0 on success, 2 when the user's input (flags, an answers file) is wrong,
 //! 1 when the program cannot run (a broken pack, a locked data directory).
 
-use crate::app::App;
+use crate::app::{App, AppError};
 use crate::core::card::{outcome_card, Basis};
 use crate::core::chart::Chart;
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
@@ -75,6 +75,18 @@ pub enum Command {
     },
     /// List and validate the decision packs.
     Packs,
+    /// Export a closed poll round from the data directory: one row per response (no ids or
+    /// names in an anonymous poll), each member's own recommendation, and the team's.
+    Export {
+        /// The poll's id (default: the poll whose round closed last).
+        #[arg(long)]
+        poll: Option<String>,
+        /// The round (default: the poll's latest closed round).
+        #[arg(long)]
+        round: Option<u32>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+    },
     /// Check that every quote in the decision packs stands verbatim in the source's text
     /// (runs of white space count as one space). Exits 0 when all do, 1 naming the file, the
     /// place and the quote of each that does not.
@@ -141,6 +153,12 @@ pub enum Format {
     Json,
     /// An architecture decision record, in the MADR layout.
     Madr,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 /// A failure with the exit status it deserves.
@@ -358,6 +376,34 @@ fn run(cli: Cli) -> Result<(), Exit> {
             format,
             chart.as_deref(),
         ),
+        Command::Export {
+            poll,
+            round,
+            format,
+        } => {
+            let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
+            let poll = match poll {
+                Some(p) => crate::core::ids::PollId::new(p),
+                None => app
+                    .store
+                    .rounds()
+                    .map_err(Exit::fatal)?
+                    .into_iter()
+                    .max_by_key(|r| r.closed_at)
+                    .map(|r| r.poll)
+                    .ok_or_else(|| {
+                        Exit::fatal("no poll round has closed in this data directory")
+                    })?,
+            };
+            let (export, csv) = app.export(&poll, round).map_err(|e| match e {
+                AppError::User(_) => Exit::usage(format!("poll {poll}: no such closed round")),
+                e => Exit::fatal(e.user_text()),
+            })?;
+            match format {
+                ExportFormat::Csv => print(&csv),
+                ExportFormat::Json => print(&format!("{}\n", export.to_json())),
+            }
+        }
         Command::Packs => {
             let (loaded, built_in) = packs_and_origin(packs_dir)?;
             let mut text = String::new();

@@ -14,6 +14,7 @@
 //! - [`background`]: the lower-priority runtime deliveries and schedules run on.
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
 //! - [`records`]: decision records (MADR) of the results kept.
+//! - [`exports`]: a closed poll round as CSV and JSON.
 //! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`discord`]: the Discord bot (interactions, threads, embeds).
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod core;
 pub mod deadline;
 pub mod discord;
+pub mod exports;
 pub mod http;
 pub mod outbox;
 pub mod packs;

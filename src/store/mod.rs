@@ -319,13 +319,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// A closed round of a poll.
     fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>>;
-    /// The latest closed poll round in a channel.
+    /// Every closed poll round, of every poll.
+    fn rounds(&self) -> StoreResult<Vec<RoundRecord>>;
+    /// The latest closed poll round in a channel. Rounds are kept by poll, so a channel's are
+    /// found among them all (a store holds few polls next to its conversations).
     fn latest_round(
         &self,
         platform: Platform,
         workspace: &WorkspaceId,
         channel: &ChannelId,
-    ) -> StoreResult<Option<RoundRecord>>;
+    ) -> StoreResult<Option<RoundRecord>> {
+        Ok(self
+            .rounds()?
+            .into_iter()
+            .filter(|r| {
+                r.platform == platform && &r.workspace == workspace && &r.channel == channel
+            })
+            .max_by_key(|r| r.closed_at))
+    }
 
     /// A value set by a delivered outbox entry (see [`NewOutbox::produces`]).
     fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;

@@ -534,26 +534,12 @@ impl Store for SledStore {
         })
     }
 
-    fn latest_round(
-        &self,
-        platform: Platform,
-        workspace: &WorkspaceId,
-        channel: &ChannelId,
-    ) -> StoreResult<Option<RoundRecord>> {
-        // Rounds are kept by poll; a channel's are found by reading them all (a store holds
-        // few polls next to its conversations).
+    fn rounds(&self) -> StoreResult<Vec<RoundRecord>> {
         self.read(|s| {
-            let mut latest: Option<RoundRecord> = None;
-            for item in s[ROUNDS as usize].iter() {
-                let (_, bytes) = item?;
-                let r: RoundRecord = decode("poll round", &bytes)?;
-                let here =
-                    r.platform == platform && &r.workspace == workspace && &r.channel == channel;
-                if here && latest.as_ref().is_none_or(|l| r.closed_at >= l.closed_at) {
-                    latest = Some(r);
-                }
-            }
-            Ok(latest)
+            s[ROUNDS as usize]
+                .iter()
+                .map(|item| decode("poll round", &item?.1))
+                .collect()
         })
     }
 

@@ -710,3 +710,125 @@ fn a_second_poll_made_from_a_stale_read_is_refused_until_the_first_closes() {
         .unwrap();
     again().expect("the channel's poll has closed");
 }
+
+/// Opens a poll with `args`, has three members answer (one named like a formula), closes
+/// it, and returns the poll and its data directory's app.
+fn answered_and_closed(dir: &std::path::Path, args: &str) -> (App, Poll) {
+    let app = common::app_in(dir, &common::root());
+    let poll = open(&app, channel("T1", "C1"), args, T0);
+    for (u, name, w) in [
+        ("U1", "Ada", "realtime"),
+        ("U2", "=HYPERLINK(\"http://x\")", "realtime"),
+        ("U3", "Cy", "data_ml"),
+    ] {
+        app.answer_poll(
+            &poll.id,
+            &UserRef::new(u, name),
+            answers(&[("workload", w), ("concurrency", "high")]),
+            T0 + 10,
+            &Recorder,
+        )
+        .unwrap();
+    }
+    app.close_poll(channel("T1", "C1"), &user("U0"), false, T0 + 30, &Recorder)
+        .unwrap();
+    (app, poll)
+}
+
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn an_export_has_a_row_per_response_and_the_teams_with_formulas_neutralised() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, poll) = answered_and_closed(dir.path(), "for 1d");
+    let (export, csv) = app.export(&poll.id, None).unwrap();
+    let header: Vec<String> = csv::Reader::from_reader(csv.as_bytes())
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(&header[..4], ["user_id", "name", "answered_at", "row"]);
+    assert!(header.contains(&"workload".to_owned()));
+    assert!(header.contains(&"score: Node.js".to_owned()));
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), 4, "three responses and the team: {csv}");
+    let names: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert!(names.contains(&"'=HYPERLINK(\"http://x\")"), "{names:?}");
+    assert!(rows.iter().all(|r| !r.iter().any(|c| c.starts_with('='))));
+    let workload = header.iter().position(|h| h == "workload").unwrap();
+    assert!(rows[..3].iter().any(|r| r[workload] == "Data and ML"));
+    let team = rows.last().unwrap();
+    assert_eq!(team[3], "team (3 answered)");
+    assert_eq!(team[header.len() - 3], export.team.recommendation);
+    // The JSON says the same.
+    let json: serde_json::Value = serde_json::from_str(&export.to_json()).unwrap();
+    assert_eq!(json["responses"].as_array().unwrap().len(), 3);
+    assert_eq!(json["team"]["respondents"], 3);
+    assert!(json["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["user_id"] == "U1" && r["recommendation"] == "Node.js"));
+}
+
+#[test]
+fn an_anonymous_polls_export_carries_no_ids_or_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, poll) = answered_and_closed(dir.path(), "anonymous for 1d");
+    let (export, csv) = app.export(&poll.id, None).unwrap();
+    let json = export.to_json();
+    for who in ["U1", "U2", "U3", "Ada", "Cy", "HYPERLINK"] {
+        assert!(!csv.contains(who), "{who} in {csv}");
+        assert!(!json.contains(who), "{who} in {json}");
+    }
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0][0], "response 1");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["user_id"].is_null() && r["name"].is_null() && r["answered_at"] == 0));
+}
+
+#[test]
+fn tradeoff_export_reads_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, poll) = answered_and_closed(dir.path(), "for 1d");
+    drop(app);
+    let out = common::binary()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["export", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read_csv(&String::from_utf8(out.stdout).unwrap()).len(), 4);
+    let out = common::binary()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["export", "--format", "json", "--poll"])
+        .arg(poll.id.as_str())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["poll"], poll.id.as_str());
+    let out = common::binary()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["export", "--poll", "nosuchpoll"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
