@@ -440,6 +440,12 @@ impl App {
             .store
             .latest_result(platform, workspace, channel)?
             .ok_or(UserError::NoResult)?;
+        let card = self.result_card(&record)?;
+        Ok((record, card))
+    }
+
+    /// A stored result's card, scored again with the pack version it was made with.
+    pub fn result_card(&self, record: &ResultRecord) -> Result<Card, AppError> {
         let pack = self.catalog.get(&record.pack, record.pack_version)?;
         let answers: Vec<(String, String)> = record
             .answers
@@ -455,9 +461,8 @@ impl App {
             by,
             at: record.finished_at,
         };
-        let card = card_of(&pack, record.pack_version, &answers, &basis)
-            .map_err(|e| InternalError::new("stored result", e))?;
-        Ok((record, card))
+        card_of(&pack, record.pack_version, &answers, &basis)
+            .map_err(|e| InternalError::new("stored result", e).into())
     }
 }
 

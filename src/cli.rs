@@ -73,6 +73,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         chart: Option<PathBuf>,
     },
+    /// List the decisions finished in this terminal, newest first; with N, show that one's
+    /// card again.
+    History {
+        /// The number in the list.
+        show: Option<usize>,
+    },
     /// List and validate the decision packs.
     Packs,
     /// Export a closed poll round from the data directory: one row per response (no ids or
@@ -154,6 +160,10 @@ pub enum Format {
     /// An architecture decision record, in the MADR layout.
     Madr,
 }
+
+/// Where a terminal's decisions are kept: one workspace and channel for the machine.
+const TERMINAL_WORKSPACE: &str = "local";
+const TERMINAL_CHANNEL: &str = "terminal";
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -321,8 +331,8 @@ fn run(cli: Cli) -> Result<(), Exit> {
             }
             let key = ConversationKey {
                 platform: Platform::Terminal,
-                workspace: WorkspaceId::new("local"),
-                channel: ChannelId::new("terminal"),
+                workspace: WorkspaceId::new(TERMINAL_WORKSPACE),
+                channel: ChannelId::new(TERMINAL_CHANNEL),
                 thread: ThreadKey::new(pack.clone().unwrap_or_else(|| packs::DEFAULT_PACK.into())),
                 user: Some(user.as_str().into()),
             };
@@ -376,6 +386,43 @@ fn run(cli: Cli) -> Result<(), Exit> {
             format,
             chart.as_deref(),
         ),
+        Command::History { show } => {
+            let app = open_app(&cli.data_dir, packs_dir).map_err(Exit::fatal)?;
+            let here = (
+                Platform::Terminal,
+                WorkspaceId::new(TERMINAL_WORKSPACE),
+                ChannelId::new(TERMINAL_CHANNEL),
+            );
+            let text = match show {
+                Some(n) => app
+                    .history_card(here.0, &here.1, &here.2, n)
+                    .map(|card| card.to_text())
+                    .map_err(|e| match e {
+                        AppError::User(_) => Exit::usage(format!(
+                            "no decision {n} in the history: `tradeoff history` lists them"
+                        )),
+                        e => Exit::fatal(e.user_text()),
+                    })?,
+                None => {
+                    let past = app
+                        .history(here.0, &here.1, &here.2)
+                        .map_err(|e| Exit::fatal(e.user_text()))?;
+                    let lines = app
+                        .history_lines(&past)
+                        .map_err(|e| Exit::fatal(e.user_text()))?;
+                    if lines.is_empty() {
+                        format!("{}\n", crate::core::messages::HISTORY_EMPTY)
+                    } else {
+                        format!(
+                            "{}\n{}\n",
+                            lines.join("\n"),
+                            crate::core::messages::history_hint("tradeoff")
+                        )
+                    }
+                }
+            };
+            print(&text)
+        }
         Command::Export {
             poll,
             round,

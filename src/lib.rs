@@ -15,6 +15,7 @@
 //! - [`polls`]: team polls: opening, answering, closing, and the scheduler.
 //! - [`records`]: decision records (MADR) of the results kept.
 //! - [`exports`]: a closed poll round as CSV and JSON.
+//! - [`history`]: a channel's past decisions and poll rounds.
 //! - [`slack`]: the Slack app (HTTP endpoints, Socket Mode, Block Kit, Web API).
 //! - [`terminal`]: the conversation on a terminal.
 //! - [`discord`]: the Discord bot (interactions, threads, embeds).
@@ -29,6 +30,7 @@ pub mod core;
 pub mod deadline;
 pub mod discord;
 pub mod exports;
+pub mod history;
 pub mod http;
 pub mod outbox;
 pub mod packs;

@@ -217,6 +217,27 @@ pub fn poll_opened_reply(status: &str, close: &str) -> String {
     )
 }
 
+/// How many past results `history` lists.
+pub const HISTORY_SHOWN: usize = 20;
+
+/// `history` in a channel with no results yet.
+pub const HISTORY_EMPTY: &str = "No decision or poll has finished here yet.";
+
+/// One line of `history`: "3. 4 December 2026 · Node.js (Node.js 72 / Python 58) · a
+/// decision by Ada".
+pub fn history_line(n: usize, date: &str, card: &super::card::Card, what: &str) -> String {
+    format!(
+        "{n}. {date} · {} ({}) · {what}",
+        card.recommendation,
+        card.score_summary()
+    )
+}
+
+/// What follows `history`'s lines: how to see one again (`command` as typed there).
+pub fn history_hint(command: &str) -> String {
+    format!("Show one again with `{command} history N`.")
+}
+
 /// The answer to `record`: where the record goes, and where to keep it.
 pub fn record_reply(path: &str) -> String {
     format!(

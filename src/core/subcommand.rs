@@ -46,6 +46,13 @@ pub const SUBCOMMANDS: &[Spec] = &[
         more: &[],
     },
     Spec {
+        name: "history",
+        args: "[N]",
+        summary: "List this channel's past decisions and polls; with N, show that one again.",
+        option: Some(("which", "The number in the list, to show that result again.")),
+        more: &[],
+    },
+    Spec {
         name: "record",
         args: "",
         summary: "Post the latest result or poll summary here as a decision record (Markdown, MADR).",
@@ -86,6 +93,10 @@ pub enum Subcommand {
         args: String,
     },
     Result,
+    /// The channel's history; with a number, that entry's card.
+    History {
+        show: Option<usize>,
+    },
     Record,
     Cancel,
     Packs,
@@ -122,6 +133,12 @@ impl Subcommand {
             },
             "result" => Subcommand::Result,
             "record" => Subcommand::Record,
+            "history" => Subcommand::History {
+                show: option
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok()),
+            },
             "cancel" => Subcommand::Cancel,
             "packs" => Subcommand::Packs,
             _ => {

@@ -18,8 +18,10 @@ use crate::core::conversation::{Event, Input};
 use crate::core::effect::{Effect, Said};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
 use crate::core::messages::{event_text, packs_text};
+use crate::core::messages::{history_hint, HISTORY_EMPTY};
 use crate::core::subcommand::{help_lines, Subcommand};
 use crate::core::text::Command;
+use crate::discord::render::escape_markdown;
 use crate::outbox::{ref_placeholder, Clock, Outbox};
 use crate::store::{NewOutbox, OutboxOp};
 use serde::{Deserialize, Serialize};
@@ -275,6 +277,7 @@ impl DiscordBot {
             Ok(Subcommand::Packs) => Ok(self.packs()),
             Ok(Subcommand::Result) => self.result(&guild, &channel),
             Ok(Subcommand::Record) => self.record(&guild, &channel),
+            Ok(Subcommand::History { show }) => self.history(&guild, &channel, show),
             Ok(Subcommand::Cancel) => self.cancel(c, &guild, &channel, in_thread, &by),
             Ok(Subcommand::Poll { args }) => {
                 self.poll_command(c, &guild, &channel, &by, Some(&args))
@@ -352,6 +355,31 @@ impl DiscordBot {
             &ChannelId::new(channel),
         )?;
         Ok(Response::Message(card_message(&card)))
+    }
+
+    /// `/tradeoff history [which]`: the channel's past results, privately; with a number,
+    /// that one's card.
+    fn history(
+        &self,
+        guild: &str,
+        channel: &str,
+        show: Option<usize>,
+    ) -> Result<Response, AppError> {
+        let (guild, channel) = (WorkspaceId::new(guild), ChannelId::new(channel));
+        if let Some(n) = show {
+            let card = self
+                .app
+                .history_card(Platform::Discord, &guild, &channel, n)?;
+            return Ok(Response::Message(card_message(&card)));
+        }
+        let past = self.app.history(Platform::Discord, &guild, &channel)?;
+        let lines = self.app.history_lines(&past)?;
+        Ok(Response::private(if lines.is_empty() {
+            HISTORY_EMPTY.to_owned()
+        } else {
+            let lines: Vec<String> = lines.iter().map(|l| escape_markdown(l)).collect();
+            format!("{}\n{}", lines.join("\n"), history_hint("/tradeoff"))
+        }))
     }
 
     fn cancel(

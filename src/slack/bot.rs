@@ -12,7 +12,7 @@ use crate::app::{App, AppError, InternalError, Update, UserError};
 use crate::core::conversation::Input;
 use crate::core::effect::{Effect, Said};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, ThreadKey, UserRef, WorkspaceId};
-use crate::core::messages::{event_text, packs_text};
+use crate::core::messages::{event_text, history_hint, packs_text, HISTORY_EMPTY};
 use crate::core::schedule::EXAMPLES;
 use crate::core::subcommand::{help_lines, Subcommand};
 use crate::core::text::Command;
@@ -225,6 +225,7 @@ impl SlackBot {
             Ok(Subcommand::Packs) => self.packs(),
             Ok(Subcommand::Result) => blocking(Self::result).await,
             Ok(Subcommand::Record) => blocking(Self::record).await,
+            Ok(Subcommand::History { .. }) => blocking(Self::history).await,
             Ok(Subcommand::Cancel) => blocking(Self::cancel).await,
             Err(unknown) => json!({
                 "response_type": "ephemeral",
@@ -279,6 +280,39 @@ impl SlackBot {
             }
             Err(e) => ephemeral_reply(&e.user_text()),
         }
+    }
+
+    /// `/tradeoff history [N]`: the channel's past results, privately; with N, that one's
+    /// card in the channel.
+    fn history(&self, cmd: &CommandRequest) -> Value {
+        let (team, channel) = (WorkspaceId::new(&*cmd.team), ChannelId::new(&*cmd.channel));
+        let show = match Subcommand::parse(&cmd.text) {
+            Ok(Subcommand::History { show }) => show,
+            _ => None,
+        };
+        let answer = match show {
+            Some(n) => self
+                .app
+                .history_card(Platform::Slack, &team, &channel, n)
+                .map(|card| {
+                    let m = render::card(&card);
+                    json!({ "response_type": "in_channel", "text": m.text, "blocks": m.blocks_json() })
+                }),
+            None => self
+                .app
+                .history(Platform::Slack, &team, &channel)
+                .and_then(|past| self.app.history_lines(&past))
+                .map(|lines| {
+                    let text = if lines.is_empty() {
+                        HISTORY_EMPTY.to_owned()
+                    } else {
+                        let lines: Vec<String> = lines.iter().map(|l| render::escape(l)).collect();
+                        format!("{}\n{}", lines.join("\n"), history_hint("/tradeoff"))
+                    };
+                    ephemeral_reply(&text)
+                }),
+        };
+        answer.unwrap_or_else(|e| ephemeral_reply(&e.user_text()))
     }
 
     /// Cancels the decision running in the channel ([`App::to_cancel`] picks which).

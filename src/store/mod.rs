@@ -265,6 +265,14 @@ pub trait Store: Send + Sync + 'static {
         channel: &ChannelId,
     ) -> StoreResult<Option<ResultRecord>>;
 
+    /// A channel's results, oldest first.
+    fn results_in(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Vec<ResultRecord>>;
+
     /// Saves a batch atomically and durably; returns the ids given to its outbox entries.
     fn commit(&self, batch: Batch) -> StoreResult<Vec<u64>>;
     /// Saves a batch atomically, returning before it is durable: await the [`Durability`]

@@ -671,6 +671,21 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn results_in(
+        &self,
+        platform: Platform,
+        workspace: &WorkspaceId,
+        channel: &ChannelId,
+    ) -> StoreResult<Vec<ResultRecord>> {
+        let prefix = ConversationKey::channel_prefix(platform, workspace, channel);
+        self.read(|s| {
+            s[RESULTS as usize]
+                .scan_prefix(prefix.as_bytes())
+                .map(|item| decode("result", &item?.1))
+                .collect()
+        })
+    }
+
     fn latest_result(
         &self,
         platform: Platform,

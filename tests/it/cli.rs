@@ -632,3 +632,61 @@ fn score_writes_a_decision_record() {
     assert!(text.contains("# Backend decision: Node.js or Python — Node.js"));
     assert!(!text.contains("deciders"), "the terminal names nobody");
 }
+
+#[test]
+fn history_lists_the_terminals_decisions_and_shows_one_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str], input: &str| {
+        let mut child = common::binary()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let empty = run(&["history"], "");
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("No decision or poll has finished"));
+    // Two decisions, each in its own process: the history is read from the store.
+    assert!(run(&["chat", "--user", "ada"], &"1\n".repeat(20))
+        .status
+        .success());
+    // Results are timed to the second: the second decision finishes a second later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(run(&["chat", "--user", "bob"], &"2\n".repeat(30))
+        .status
+        .success());
+    let listed = run(&["history"], "");
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("1. ") && lines[0].ends_with("· a decision by bob"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("2. ") && lines[1].ends_with("· a decision by ada"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("Node.js "),
+        "scores, with numbers: {text}"
+    );
+    assert_eq!(lines[2], "Show one again with `tradeoff history N`.");
+    let shown = run(&["history", "2"], "");
+    let card = String::from_utf8_lossy(&shown.stdout);
+    assert!(card.contains("Recommendation: "), "{card}");
+    let missing = run(&["history", "9"], "");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no decision 9 in the history"));
+}

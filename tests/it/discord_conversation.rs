@@ -482,7 +482,7 @@ async fn discord_register_sends_a_valid_bulk_overwrite() {
     let names: Vec<&str> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["start", "poll", "result", "record", "cancel", "packs", "help"]
+        ["start", "poll", "result", "history", "record", "cancel", "packs", "help"]
     );
     for sub in subs {
         assert_eq!(sub["type"], 1, "a subcommand");
@@ -1046,4 +1046,38 @@ async fn record_posts_the_latest_result_as_a_markdown_file() {
         "who answered: {markdown}"
     );
     assert!(markdown.contains("## Decision Outcome"));
+}
+
+#[tokio::test]
+async fn history_survives_a_restart_and_shows_a_result_again() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    answer_to_the_card(&bot, &standin).await;
+    while bot.deliver().await.sent > 0 {}
+    let dir = bot.stop().await;
+    let bot = TestBot::start_in(&standin, dir).await;
+
+    let mut listed = command_with_id("history", "1180000000000000903");
+    listed["data"]["options"][0]["options"] = json!([]);
+    let answer = bot.interact(&listed).await;
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    let text = answer["data"]["content"].as_str().unwrap();
+    assert!(
+        text.starts_with("1\\. ") || text.starts_with("1. "),
+        "{text}"
+    );
+    assert!(text.contains("a decision by"), "{text}");
+    assert!(
+        text.ends_with("Show one again with `/tradeoff history N`."),
+        "{text}"
+    );
+
+    let mut again = command_with_id("history", "1180000000000000904");
+    again["data"]["options"][0]["options"] = json!([{ "name": "which", "type": 3, "value": "1" }]);
+    let answer = bot.interact(&again).await;
+    assert_eq!(answer["type"], 4);
+    assert_eq!(
+        answer["data"]["embeds"][0]["title"],
+        "Backend decision: Node.js or Python"
+    );
 }

@@ -1108,3 +1108,31 @@ async fn record_uploads_the_latest_result_as_a_markdown_file() {
     );
     assert!(markdown.contains("## Considered Options\n\n- Node.js\n- Python\n"));
 }
+
+#[tokio::test]
+async fn history_lists_the_channels_results_and_shows_one_again() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    let empty = h.command("history", "U9").await;
+    assert_eq!(empty["text"], "No decision or poll has finished here yet.");
+    answer_to_the_card(&h, &stand_in).await;
+    h.deliver().await;
+    let listed = h.command("history", "U9").await;
+    assert_eq!(listed["response_type"], "ephemeral");
+    let text = listed["text"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("1. "), "{text}");
+    assert!(
+        lines[0].contains("(Node.js "),
+        "scores, with numbers: {text}"
+    );
+    assert!(lines[0].contains("· a decision by "), "{text}");
+    assert_eq!(lines[1], "Show one again with `/tradeoff history N`.");
+    let again = h.command("history 1", "U9").await;
+    assert_eq!(again["response_type"], "in_channel");
+    assert_eq!(again["blocks"][0]["type"], "header");
+    let missing = h.command("history 7", "U9").await;
+    assert_eq!(missing["response_type"], "ephemeral");
+}

@@ -252,6 +252,7 @@ mod stalling {
             fn poll_responses(&self, poll: &PollId, round: u32) -> StoreResult<Vec<(String, PollResponse)>>;
             fn round(&self, poll: &PollId, round: u32) -> StoreResult<Option<RoundRecord>>;
             fn rounds(&self) -> StoreResult<Vec<RoundRecord>>;
+            fn results_in(&self, platform: Platform, workspace: &WorkspaceId, channel: &ChannelId) -> StoreResult<Vec<ResultRecord>>;
             fn get_ref(&self, name: &str) -> StoreResult<Option<String>>;
             fn put_ref(&self, name: &str, value: &str) -> StoreResult<()>;
             fn forget_seen(&self, older_than: i64) -> StoreResult<usize>;
