@@ -128,7 +128,7 @@ pub fn drawing(chart: &Chart) -> Result<Drawing, String> {
         let mut encoder = png::Encoder::new(&mut out, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Best);
+        encoder.set_compression(png::Compression::Default);
         let mut writer = encoder
             .write_header()
             .map_err(|e| format!("cannot encode the chart: {e}"))?;
