@@ -183,7 +183,7 @@ fn poll_summary(c: &mut Criterion) {
         .unwrap()
     {
         tradeoff::polls::PollAction::Opened(p) => p,
-        tradeoff::polls::PollAction::Closed(..) => unreachable!(),
+        _ => unreachable!(),
     };
     for (i, a) in sets.iter().enumerate() {
         let map = pack

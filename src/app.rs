@@ -34,8 +34,12 @@ pub enum UserError {
     NoPoll,
     #[error("This poll has closed; its summary is in the channel.")]
     PollClosed,
-    #[error("Only {creator}, who opened this poll, or an admin can close it.")]
-    NotPollOwner { creator: String },
+    #[error("Only {creator}, who opened this poll, or an admin can {action} it.")]
+    NotPollOwner {
+        creator: String,
+        /// What they may do: "close", "export".
+        action: &'static str,
+    },
     #[error("That answer doesn't fit this poll: {0}")]
     BadAnswer(String),
 }

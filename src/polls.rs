@@ -37,6 +37,16 @@ fn random_hex(bytes: usize) -> Result<String, InternalError> {
 pub enum PollAction {
     Opened(Poll),
     Closed(Poll, Box<RoundResult>),
+    /// The export of this closed round was asked for (by its creator or an admin): the
+    /// platform sends it privately.
+    Export(ExportOf),
+}
+
+/// Which closed round an export is of: what the outbox keeps, next to whom it goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportOf {
+    pub poll: PollId,
+    pub round: u32,
 }
 
 /// A queued reminder as it stands when it is sent: the poll, if it is still open at the
@@ -254,6 +264,23 @@ impl App {
                 let (poll, result) = self.close_poll(channel, by, is_admin, now, presenter)?;
                 Ok(PollAction::Closed(poll, Box::new(result)))
             }
+            PollCommand::Export => {
+                let round = self
+                    .store
+                    .latest_round(channel.0, &channel.1, &channel.2)?
+                    .ok_or(UserError::NoResult)?;
+                if round.creator.id != by.id && !is_admin {
+                    return Err(UserError::NotPollOwner {
+                        creator: round.creator.name.clone(),
+                        action: "export",
+                    }
+                    .into());
+                }
+                Ok(PollAction::Export(ExportOf {
+                    poll: round.poll,
+                    round: round.round,
+                }))
+            }
             PollCommand::Open(spec) => {
                 let (pack, version) = self.pack(spec.pack.as_deref())?;
                 for _ in 0..REDO_LIMIT {
@@ -376,6 +403,7 @@ impl App {
             if poll.creator.id != by.id && !is_admin {
                 return Err(UserError::NotPollOwner {
                     creator: poll.creator.name.clone(),
+                    action: "close",
                 }
                 .into());
             }

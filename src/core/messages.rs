@@ -238,6 +238,14 @@ pub fn history_hint(command: &str) -> String {
     format!("Show one again with `{command} history N`.")
 }
 
+/// The answer to `poll export`: round `round`'s export follows `where_to`, privately.
+pub fn export_reply(round: u32, where_to: &str) -> String {
+    format!(
+        "The export of round {round} (CSV and JSON: one row per response, and the team's) \
+         follows in {where_to}, for you only."
+    )
+}
+
 /// The answer to `record`: where the record goes, and where to keep it.
 pub fn record_reply(path: &str) -> String {
     format!(

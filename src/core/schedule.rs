@@ -78,6 +78,8 @@ pub struct PollSpec {
 pub enum PollCommand {
     Open(PollSpec),
     Close,
+    /// The channel's latest closed round, as CSV and JSON, privately.
+    Export,
 }
 
 /// A poll command that could not be read: what was wrong, and examples.
@@ -173,6 +175,9 @@ pub fn parse_poll(args: &str, packs: &[String]) -> Result<PollCommand, ScheduleE
     let words: Vec<&str> = args.split_whitespace().collect();
     if words.len() == 1 && words[0].eq_ignore_ascii_case("close") {
         return Ok(PollCommand::Close);
+    }
+    if words.len() == 1 && words[0].eq_ignore_ascii_case("export") {
+        return Ok(PollCommand::Export);
     }
     let mut spec = PollSpec {
         pack: None,

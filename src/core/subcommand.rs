@@ -33,10 +33,16 @@ pub const SUBCOMMANDS: &[Spec] = &[
             "schedule",
             "e.g. for 2d tz Europe/Berlin remind 2h anonymous · every friday 16:00 · close",
         )),
-        more: &[(
-            "poll close",
-            "Close this channel's poll now (its creator or an admin).",
-        )],
+        more: &[
+            (
+                "poll close",
+                "Close this channel's poll now (its creator or an admin).",
+            ),
+            (
+                "poll export",
+                "The latest closed round as CSV and JSON, privately (its creator or an admin).",
+            ),
+        ],
     },
     Spec {
         name: "result",

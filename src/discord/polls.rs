@@ -26,8 +26,8 @@ use crate::app::{AppError, UserError};
 use crate::core::conversation::{Conversation, Event, Input, Next};
 use crate::core::ids::{ChannelId, ConversationKey, Platform, PollId, ThreadKey, UserRef};
 use crate::core::messages::{
-    answered_line, event_text, poll_closed_line, poll_closed_reply, poll_footer, poll_opened_reply,
-    poll_privacy, prompt, POLL_NOT_HERE,
+    answered_line, event_text, export_reply, poll_closed_line, poll_closed_reply, poll_footer,
+    poll_opened_reply, poll_privacy, prompt, POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
 use crate::core::poll::{Poll, PollEffect, RoundRecord};
@@ -419,6 +419,11 @@ impl DiscordBot {
                 "`/tradeoff poll schedule: close`",
             ),
             PollAction::Closed(_, result) => poll_closed_reply(result.team.respondents),
+            PollAction::Export(of) => {
+                let round = of.round;
+                self.queue_export(of, c)?;
+                export_reply(round, "a message")
+            }
         }))
     }
 

@@ -1,5 +1,7 @@
-//! `/tradeoff record` on Discord: the channel's latest result as a decision record, queued
-//! (which result, not its text) and attached as a Markdown file when it is sent.
+//! Files on Discord made from kept results: `/tradeoff record` (the channel's latest result
+//! as a decision record, attached as Markdown) and `/tradeoff poll export` (a closed round
+//! as CSV and JSON, in a private follow-up of the command). What is queued says which
+//! result, not its text: the files are made when they are sent.
 
 use super::handler::{DiscordBot, Response};
 use super::render::Message;
@@ -19,7 +21,39 @@ pub struct RecordShown {
     pub channel: String,
 }
 
+/// A queued export: which round, and the command's interaction it follows up, privately.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportShown {
+    pub export: crate::polls::ExportOf,
+    pub application: String,
+    pub token: String,
+}
+
 impl DiscordBot {
+    /// Queues a poll round's export as a private follow-up of the command `c` (whose token
+    /// lives 15 minutes).
+    pub(super) fn queue_export(
+        &self,
+        of: crate::polls::ExportOf,
+        c: &serenity::model::application::CommandInteraction,
+    ) -> Result<(), AppError> {
+        let shown = ExportShown {
+            export: of,
+            application: self.application_id.clone(),
+            token: c.token.clone(),
+        };
+        self.app.store.commit(Batch {
+            outbox: vec![NewOutbox {
+                platform: Platform::Discord,
+                lane: format!("discord:export:{}", c.id),
+                op: OutboxOp::new(&shown),
+                produces: None,
+            }],
+            ..Batch::default()
+        })?;
+        Ok(())
+    }
+
     /// `/tradeoff record` in `channel` (a channel, or a thread within it).
     pub(super) fn record(&self, guild: &str, channel: &str) -> Result<Response, AppError> {
         let of = self.app.latest_record(
@@ -69,4 +103,36 @@ pub fn record_call(
         Some(body),
     );
     Ok((call, name, record.markdown.into_bytes()))
+}
+
+/// The call that sends a queued export, and its files (name, bytes, type): the round's
+/// CSV and JSON, made now, in a private follow-up.
+pub fn export_call(
+    app: &crate::app::App,
+    queued: &Value,
+) -> Result<(String, Value, Vec<super::rest::File>), AppError> {
+    let shown: ExportShown = serde_json::from_value(queued.clone())
+        .map_err(|e| crate::app::InternalError::new("queued export", e))?;
+    let (export, csv) = app.export(&shown.export.poll, Some(shown.export.round))?;
+    let name = format!("poll-{}-round-{}", export.poll, export.round);
+    let files = vec![
+        (format!("{name}.csv"), csv.into_bytes(), "text/csv"),
+        (
+            format!("{name}.json"),
+            export.to_json().into_bytes(),
+            "application/json",
+        ),
+    ];
+    let mut body = Message {
+        ephemeral: true,
+        ..Message::text(format!("Poll export, round {}", export.round))
+    }
+    .to_json();
+    body["attachments"] = json!(files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, _))| json!({ "id": i, "filename": name }))
+        .collect::<Vec<_>>());
+    let path = format!("/webhooks/{}/{}", shown.application, shown.token);
+    Ok((path, body, files))
 }

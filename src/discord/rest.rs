@@ -25,6 +25,9 @@ pub fn thread_ref(thread_id: &str) -> String {
     format!("discord:thread:{thread_id}")
 }
 
+/// A file a message carries: its name, bytes and content type.
+pub type File = (String, Vec<u8>, &'static str);
+
 #[derive(Clone)]
 pub struct Rest {
     client: reqwest::Client,
@@ -75,26 +78,26 @@ impl Rest {
         }
     }
 
-    /// Performs one call whose message carries a file: `multipart/form-data` with the
-    /// message as `payload_json` and the file as `files[0]`.
-    pub async fn call_with_file(
+    /// Performs one call whose message carries files: `multipart/form-data` with the
+    /// message as `payload_json` and the files as `files[0]`, `files[1]`… (name, bytes, type).
+    pub async fn call_with_files(
         &self,
         method: &str,
         path: &str,
         body: &Value,
-        file: (&str, Vec<u8>, &str),
+        files: Vec<File>,
     ) -> Delivery {
-        let (name, bytes, content_type) = file;
-        let part = match reqwest::multipart::Part::bytes(bytes)
-            .file_name(name.to_owned())
-            .mime_str(content_type)
-        {
-            Ok(part) => part,
-            Err(e) => return Delivery::Refused(format!("bad file type {content_type}: {e}")),
-        };
-        let form = reqwest::multipart::Form::new()
-            .text("payload_json", body.to_string())
-            .part("files[0]", part);
+        let mut form = reqwest::multipart::Form::new().text("payload_json", body.to_string());
+        for (i, (name, bytes, content_type)) in files.into_iter().enumerate() {
+            let part = match reqwest::multipart::Part::bytes(bytes)
+                .file_name(name)
+                .mime_str(content_type)
+            {
+                Ok(part) => part,
+                Err(e) => return Delivery::Refused(format!("bad file type {content_type}: {e}")),
+            };
+            form = form.part(format!("files[{i}]"), part);
+        }
         match self.request(method, path) {
             Ok(request) => Self::send(request.multipart(form)).await,
             Err(refused) => refused,

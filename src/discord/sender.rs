@@ -45,13 +45,25 @@ impl Sender for DiscordSender {
             return match super::records::record_call(&self.app, op) {
                 Ok((call, name, markdown)) => {
                     self.rest
-                        .call_with_file(
+                        .call_with_files(
                             "POST",
                             call["path"].as_str().unwrap_or_default(),
                             &call["body"],
-                            (&name, markdown, "text/markdown"),
+                            vec![(name, markdown, "text/markdown")],
                         )
                         .await
+                }
+                Err(crate::app::AppError::Internal(e)) => Delivery::Retry {
+                    after_ms: None,
+                    error: e.to_string(),
+                },
+                Err(e) => Delivery::Refused(e.user_text()),
+            };
+        }
+        if op.get("export").is_some() {
+            return match super::records::export_call(&self.app, op) {
+                Ok((path, body, files)) => {
+                    self.rest.call_with_files("POST", &path, &body, files).await
                 }
                 Err(crate::app::AppError::Internal(e)) => Delivery::Retry {
                     after_ms: None,
@@ -123,7 +135,12 @@ impl Sender for DiscordSender {
                 Ok(png) => {
                     let body = op.get("body").cloned().unwrap_or_default();
                     self.rest
-                        .call_with_file(method, path, &body, (name, png, "image/png"))
+                        .call_with_files(
+                            method,
+                            path,
+                            &body,
+                            vec![(name.to_owned(), png, "image/png")],
+                        )
                         .await
                 }
                 Err(e) => return Delivery::Refused(format!("cannot draw the chart: {e}")),

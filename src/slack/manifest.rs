@@ -10,11 +10,12 @@ pub const BOT_EVENTS: &[&str] = &["message.channels", "message.groups"];
 /// Bot scopes: the slash command, posting, reading the channels' messages for replies;
 /// for polls, `users:read` (who may close a poll, the opener's time zone, and which channel
 /// members are bots) and `channels:read`/`groups:read` (who to remind); `files:write` to
-/// share a result's chart in its thread.
+/// share a result's chart and record, and `im:write` to send a poll's export privately.
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "files:write",
+    "im:write",
     "channels:history",
     "groups:history",
     "users:read",

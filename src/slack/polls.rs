@@ -26,8 +26,8 @@ use super::render::{self, escape, limits, mention, truncate, Message};
 use crate::app::{AppError, UserError};
 use crate::core::ids::{ChannelId, Platform, PollId, UserRef};
 use crate::core::messages::{
-    poll_closed_line, poll_closed_reply, poll_footer, poll_opened_reply, poll_privacy,
-    POLL_NOT_HERE,
+    export_reply, poll_closed_line, poll_closed_reply, poll_footer, poll_opened_reply,
+    poll_privacy, POLL_NOT_HERE,
 };
 use crate::core::pack::Pack;
 use crate::core::poll::{human_duration, Poll, PollEffect, RoundRecord};
@@ -539,6 +539,13 @@ impl SlackBot {
             )),
             Ok(PollAction::Closed(_, result)) => {
                 ephemeral_reply(&poll_closed_reply(result.team.respondents))
+            }
+            Ok(PollAction::Export(of)) => {
+                let round = of.round;
+                match self.queue_export(of, &cmd.team, &cmd.user) {
+                    Ok(()) => ephemeral_reply(&export_reply(round, "a direct message")),
+                    Err(e) => ephemeral_reply(&e.user_text()),
+                }
             }
             Err(AppError::User(UserError::BadSchedule(text))) => ephemeral_reply(&format!(
                 "{text}\nThe schedule follows `/tradeoff poll`, e.g. `/tradeoff poll for 2d`."

@@ -1,5 +1,7 @@
-//! `/tradeoff record` on Slack: the channel's latest result as a decision record, queued
-//! (which result, not its text) and uploaded as a Markdown file when it is sent.
+//! Files on Slack made from kept results: `/tradeoff record` (the channel's latest result
+//! as a decision record, uploaded as Markdown into the channel) and `/tradeoff poll
+//! export` (a closed round as CSV and JSON, in a direct message to whoever asked). What is
+//! queued says which result, not its text: the files are made when they are sent.
 
 use super::bot::{ephemeral_reply, SlackBot};
 use super::payload::CommandRequest;
@@ -17,7 +19,38 @@ pub struct RecordShown {
     pub channel: String,
 }
 
+/// A queued export: which round, and the member it goes to, in a direct message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportShown {
+    pub export: crate::polls::ExportOf,
+    pub user: String,
+}
+
 impl SlackBot {
+    /// Queues a poll round's export to `user`, privately.
+    pub(super) fn queue_export(
+        &self,
+        of: crate::polls::ExportOf,
+        team: &str,
+        user: &str,
+    ) -> Result<(), crate::app::AppError> {
+        let shown = ExportShown {
+            export: of,
+            user: user.to_owned(),
+        };
+        self.app.store.commit(Batch {
+            outbox: vec![NewOutbox {
+                platform: Platform::Slack,
+                lane: format!("slack|export|{team}|{user}"),
+                op: OutboxOp::new(&shown),
+                produces: None,
+            }],
+            ..Batch::default()
+        })?;
+        self.outbox.notify();
+        Ok(())
+    }
+
     /// `/tradeoff record`: queues the record of the channel's latest result, and says where
     /// to keep it. Blocks on the store: call it off the async workers.
     pub(super) fn record(&self, cmd: &CommandRequest) -> Value {

@@ -4,7 +4,7 @@
 
 use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::polls::{poll_call, send_reminder};
-use super::records::RecordShown;
+use super::records::{ExportShown, RecordShown};
 use super::render;
 use crate::app::App;
 use crate::core::chart::Chart;
@@ -179,7 +179,7 @@ impl SlackSender {
             content_type: "image/png",
             bytes: png,
         };
-        self.upload_file(channel, thread_ts, file).await
+        self.upload_files(channel, thread_ts, vec![file]).await
     }
 
     /// Sends a queued decision record ([`RecordShown`]): made from the result as stored
@@ -212,28 +212,77 @@ impl SlackSender {
             content_type: "text/markdown",
             bytes: record.markdown.into_bytes(),
         };
-        self.upload_file(&shown.channel, None, file).await
+        self.upload_files(&shown.channel, None, vec![file]).await
     }
 
-    /// Uploads a file into `channel` (in the thread of `thread_ts` when given): Slack's
-    /// three steps. A step that fails leaves the whole upload to be retried.
-    async fn upload_file(
+    /// Sends a queued poll export ([`ExportShown`]) to its member in a direct message: the
+    /// round's CSV and JSON, made now, shared in one upload.
+    async fn send_export(&self, op: &Value) -> Delivery {
+        let shown: ExportShown = match serde_json::from_value(op.clone()) {
+            Ok(shown) => shown,
+            Err(e) => return Delivery::Refused(format!("bad export: {e}")),
+        };
+        let (export, csv) = match self
+            .app
+            .export(&shown.export.poll, Some(shown.export.round))
+        {
+            Ok(made) => made,
+            Err(crate::app::AppError::Internal(e)) => {
+                return Delivery::Retry {
+                    after_ms: None,
+                    error: e.to_string(),
+                }
+            }
+            Err(e) => return Delivery::Refused(e.user_text()),
+        };
+        let session = self.client.open_session(&self.token);
+        let open = SlackApiConversationsOpenRequest::new().with_users(vec![shown.user.into()]);
+        let dm = match answered(self.answer_within, session.conversations_open(&open)).await {
+            Ok(opened) => opened.channel.id.to_string(),
+            Err(delivery) => return delivery,
+        };
+        let name = format!("poll-{}-round-{}", export.poll, export.round);
+        let (csv_name, json_name) = (format!("{name}.csv"), format!("{name}.json"));
+        let files = vec![
+            File {
+                name: &csv_name,
+                title: format!("Poll export, round {} (CSV)", export.round),
+                alt: None,
+                content_type: "text/csv",
+                bytes: csv.into_bytes(),
+            },
+            File {
+                name: &json_name,
+                title: format!("Poll export, round {} (JSON)", export.round),
+                alt: None,
+                content_type: "application/json",
+                bytes: export.to_json().into_bytes(),
+            },
+        ];
+        self.upload_files(&dm, None, files).await
+    }
+
+    /// Uploads files into `channel` (in the thread of `thread_ts` when given), shared in one
+    /// message: Slack's three steps, the first two for each file. A step that fails leaves
+    /// the whole upload to be retried: files never completed are never shown.
+    async fn upload_files(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
-        file: File<'_>,
+        files: Vec<File<'_>>,
     ) -> Delivery {
-        let File {
-            name,
-            title,
-            alt,
-            content_type,
-            bytes,
-        } = file;
         let within = self.answer_within;
         let session = self.client.open_session(&self.token);
-        let upload =
-            async {
+        let upload = async {
+            let mut done = Vec::with_capacity(files.len());
+            for file in files {
+                let File {
+                    name,
+                    title,
+                    alt,
+                    content_type,
+                    bytes,
+                } = file;
                 let url = answered(
                     within,
                     session.get_upload_url_external(
@@ -251,14 +300,14 @@ impl SlackSender {
                     )),
                 )
                 .await?;
-                let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
-                    SlackApiFilesComplete::new(url.file_id).with_title(title),
-                ])
+                done.push(SlackApiFilesComplete::new(url.file_id).with_title(title));
+            }
+            let complete = SlackApiFilesCompleteUploadExternalRequest::new(done)
                 .with_channel_id(channel.into())
                 .opt_thread_ts(thread_ts.map(Into::into));
-                answered(within, session.files_complete_upload_external(&complete)).await?;
-                Ok::<_, Delivery>(())
-            };
+            answered(within, session.files_complete_upload_external(&complete)).await?;
+            Ok::<_, Delivery>(())
+        };
         match upload.await {
             Ok(()) => Delivery::Sent(None),
             Err(delivery) => delivery,
@@ -270,6 +319,9 @@ impl Sender for SlackSender {
     async fn send(&self, op: &Value) -> Delivery {
         if op.get("record").is_some() {
             return self.send_record(op).await;
+        }
+        if op.get("export").is_some() {
+            return self.send_export(op).await;
         }
         match PollShown::of(op) {
             Some(Ok(shown)) => return self.send_poll(&shown).await,

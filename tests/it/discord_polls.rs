@@ -915,4 +915,46 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
         charts[0].1["embeds"][0]["image"]["url"],
         "attachment://tradeoff-chart.png"
     );
+
+    // The export: only the poll's creator (or an admin), as a private follow-up.
+    let refused = bot
+        .interact(&poll_command(Some("export"), BOB, GUILD, CHANNEL))
+        .await;
+    assert!(
+        ephemeral(&refused)["content"]
+            .as_str()
+            .unwrap()
+            .contains("or an admin can export it"),
+        "{refused}"
+    );
+    let asked = bot
+        .interact(&poll_command(Some("export"), ADA, GUILD, CHANNEL))
+        .await;
+    assert!(ephemeral(&asked)["content"]
+        .as_str()
+        .unwrap()
+        .contains("The export of round 1"));
+    while bot.deliver().await.sent > 0 {}
+    let sent = standin.calls().into_iter().last().unwrap();
+    assert_eq!(sent.method, "POST");
+    assert!(
+        sent.path.starts_with(&format!("/webhooks/{APP_ID}/")),
+        "{}",
+        sent.path
+    );
+    assert_eq!(sent.body["flags"], 64, "for the one who asked only");
+    let names: Vec<&str> = sent.files.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("poll-{poll}-round-1.csv"),
+            format!("poll-{poll}-round-1.json")
+        ]
+    );
+    let csv = String::from_utf8(sent.files[0].2.clone()).unwrap();
+    assert_eq!(
+        csv::Reader::from_reader(csv.as_bytes()).records().count(),
+        2,
+        "{csv}"
+    );
 }

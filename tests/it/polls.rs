@@ -58,7 +58,7 @@ fn open(app: &App, ch: ChannelKey, args: &str, now: i64) -> Poll {
         .expect("poll opens")
     {
         PollAction::Opened(p) => p,
-        PollAction::Closed(..) => panic!("expected a new poll"),
+        _ => panic!("expected a new poll"),
     }
 }
 
@@ -213,7 +213,7 @@ fn an_admin_can_close_and_a_bad_answer_is_refused() {
         .unwrap()
     {
         PollAction::Closed(_, result) => assert_eq!(result.team.respondents, 0),
-        PollAction::Opened(_) => panic!("close expected"),
+        _ => panic!("close expected"),
     }
 }
 
@@ -599,7 +599,7 @@ fn schedules_that_cannot_be_read_get_examples_not_guesses() {
         .unwrap()
     {
         PollAction::Opened(p) => p,
-        PollAction::Closed(..) => unreachable!(),
+        _ => unreachable!(),
     };
     assert_eq!(p.closes_at, Some(T0 + 129_600));
     assert_eq!(p.tz, "Asia/Tokyo");

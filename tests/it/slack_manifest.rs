@@ -54,6 +54,7 @@ fn the_http_manifest_has_every_url_event_and_scope() {
         "commands",
         "chat:write",
         "files:write",
+        "im:write",
         "channels:history",
         "groups:history",
         "users:read",

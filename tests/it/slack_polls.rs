@@ -923,6 +923,32 @@ async fn poll_messages_are_queued_as_effects_and_shown_as_the_poll_stands_when_s
         markdown.contains("1 teammate answered a team poll;"),
         "{markdown}"
     );
+
+    // The export: only the poll's creator (or an admin) gets it, in a direct message.
+    let refused = command(&h, "poll export", BOB, TEAM, CHANNEL).await;
+    assert!(refused.contains("or an admin can export it"), "{refused}");
+    let said = command(&h, "poll export", ADA, TEAM, CHANNEL).await;
+    assert!(said.contains("follows in a direct message"), "{said}");
+    h.deliver().await;
+    let opened = stand_in.calls_of("conversations.open");
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].body["users"], json!([ADA]));
+    let shared = stand_in.calls_of("files.completeUploadExternal");
+    let export = shared.last().unwrap();
+    assert_eq!(export.body["channel_id"], format!("D{ADA}"));
+    let files = export.body["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "CSV and JSON, shared at once");
+    let csv =
+        String::from_utf8(stand_in.uploads()[files[0]["id"].as_str().unwrap()].clone()).unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2, "one response and the team: {csv}");
+    assert_eq!(&rows[0][0], BOB, "who answered, by id");
+    let json: Value =
+        serde_json::from_slice(&stand_in.uploads()[files[1]["id"].as_str().unwrap()]).unwrap();
+    assert_eq!(json["team"]["respondents"], 1);
 }
 
 fn e_len(op: &Value) -> usize {

@@ -349,6 +349,13 @@ fn answer(state: Arc<StandInState>, method: String, headers: HeaderMap, body: Va
                 .into_response()
             }
             "chat.postEphemeral" => Json(json!({ "ok": true, "message_ts": ts })).into_response(),
+            "conversations.open" => {
+                let user = match &body["users"] {
+                    Value::Array(users) => users.first().and_then(Value::as_str).unwrap_or(""),
+                    other => other.as_str().unwrap_or("").split(',').next().unwrap_or(""),
+                };
+                Json(json!({ "ok": true, "channel": { "id": format!("D{user}") } })).into_response()
+            }
             "files.getUploadURLExternal" => {
                 let addr = state.addr.lock().unwrap().unwrap();
                 let file = format!("F{}", state.next_ts.fetch_add(1, Ordering::SeqCst));
