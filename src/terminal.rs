@@ -182,6 +182,18 @@ pub fn chat<W: Write>(
             conversation.next()
         }
         None => {
+            // The last decision made here, and how to see it again, before a new one.
+            let past = app.history(key.platform, &key.workspace, &key.channel)?;
+            if let Some(line) = app.history_lines(&past[..past.len().min(1)])?.first() {
+                let line = line.trim_start_matches("1. ");
+                say(
+                    out,
+                    &format!(
+                        "Your last decision: {line}. `tradeoff history 1` shows it again; \
+                         `tradeoff history` lists them all. A new one starts now.\n"
+                    ),
+                )?;
+            }
             let update = app.start(key, pack, user.clone(), now())?;
             writeln!(out, "{}", look.strong(&update.pack.title))?;
             say(out, &format!("{}\n", update.pack.intro))?;
