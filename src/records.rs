@@ -29,6 +29,25 @@ pub struct DecisionRecord {
 }
 
 impl App {
+    /// Queues one message of its own (a record, an export): what it shows, in `lane`.
+    pub fn queue_one(
+        &self,
+        platform: Platform,
+        lane: String,
+        shown: &impl Serialize,
+    ) -> Result<(), AppError> {
+        self.store.commit(crate::store::Batch {
+            outbox: vec![crate::store::NewOutbox {
+                platform,
+                lane,
+                op: crate::store::OutboxOp::new(shown),
+                produces: None,
+            }],
+            ..crate::store::Batch::default()
+        })?;
+        Ok(())
+    }
+
     /// The latest result of a channel, a decision's or a poll round's, whichever is newer.
     pub fn latest_record(
         &self,

@@ -10,7 +10,6 @@ use crate::app::AppError;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
 use crate::records::RecordOf;
-use crate::store::{Batch, NewOutbox, OutboxOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -42,15 +41,11 @@ impl DiscordBot {
             application: self.application_id.clone(),
             token: c.token.clone(),
         };
-        self.app.store.commit(Batch {
-            outbox: vec![NewOutbox {
-                platform: Platform::Discord,
-                lane: format!("discord:export:{}", c.id),
-                op: OutboxOp::new(&shown),
-                produces: None,
-            }],
-            ..Batch::default()
-        })?;
+        self.app.queue_one(
+            Platform::Discord,
+            format!("discord:export:{}", c.id),
+            &shown,
+        )?;
         Ok(())
     }
 
@@ -66,15 +61,11 @@ impl DiscordBot {
             record: of,
             channel: channel.to_owned(),
         };
-        self.app.store.commit(Batch {
-            outbox: vec![NewOutbox {
-                platform: Platform::Discord,
-                lane: format!("discord:record:{channel}"),
-                op: OutboxOp::new(&shown),
-                produces: None,
-            }],
-            ..Batch::default()
-        })?;
+        self.app.queue_one(
+            Platform::Discord,
+            format!("discord:record:{channel}"),
+            &shown,
+        )?;
         Ok(Response::private(record_reply(&path)))
     }
 }

@@ -8,7 +8,6 @@ use super::payload::CommandRequest;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
 use crate::records::RecordOf;
-use crate::store::{Batch, NewOutbox, OutboxOp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,15 +37,11 @@ impl SlackBot {
             export: of,
             user: user.to_owned(),
         };
-        self.app.store.commit(Batch {
-            outbox: vec![NewOutbox {
-                platform: Platform::Slack,
-                lane: format!("slack|export|{team}|{user}"),
-                op: OutboxOp::new(&shown),
-                produces: None,
-            }],
-            ..Batch::default()
-        })?;
+        self.app.queue_one(
+            Platform::Slack,
+            format!("slack|export|{team}|{user}"),
+            &shown,
+        )?;
         self.outbox.notify();
         Ok(())
     }
@@ -67,21 +62,17 @@ impl SlackBot {
             record: of,
             channel: cmd.channel.to_string(),
         };
-        let queued = self.app.store.commit(Batch {
-            outbox: vec![NewOutbox {
-                platform: Platform::Slack,
-                lane: format!("slack|record|{}|{}", cmd.team, cmd.channel),
-                op: OutboxOp::new(&shown),
-                produces: None,
-            }],
-            ..Batch::default()
-        });
+        let queued = self.app.queue_one(
+            Platform::Slack,
+            format!("slack|record|{}|{}", cmd.team, cmd.channel),
+            &shown,
+        );
         match queued {
             Ok(_) => {
                 self.outbox.notify();
                 ephemeral_reply(&record_reply(&path))
             }
-            Err(e) => ephemeral_reply(&crate::app::AppError::from(e).user_text()),
+            Err(e) => ephemeral_reply(&e.user_text()),
         }
     }
 }
