@@ -22,6 +22,13 @@ pub enum RecordOf {
     Round { poll: PollId, round: u32 },
 }
 
+/// A queued record: which result, and the channel (or thread) it goes to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordShown {
+    pub record: RecordOf,
+    pub channel: String,
+}
+
 /// A decision record: where to save it, and its Markdown.
 pub struct DecisionRecord {
     pub path: String,

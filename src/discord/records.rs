@@ -9,16 +9,9 @@ use super::rest::op;
 use crate::app::AppError;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
-use crate::records::RecordOf;
+use crate::records::RecordShown;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-
-/// A queued record: which result, and the channel (or thread) it goes to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecordShown {
-    pub record: RecordOf,
-    pub channel: String,
-}
 
 /// A queued export: which round, and the command's interaction it follows up, privately.
 #[derive(Debug, Clone, Serialize, Deserialize)]

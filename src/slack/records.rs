@@ -7,16 +7,9 @@ use super::bot::{ephemeral_reply, SlackBot};
 use super::payload::CommandRequest;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
-use crate::records::RecordOf;
+use crate::records::RecordShown;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// A queued record: which result, and the channel it goes to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecordShown {
-    pub record: RecordOf,
-    pub channel: String,
-}
 
 /// A queued export: which round, and the member it goes to, in a direct message.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,13 +4,14 @@
 
 use super::api::{self, answered, earlier_release, Shown, Via, ANSWER_WITHIN};
 use super::polls::{poll_call, send_reminder};
-use super::records::{ExportShown, RecordShown};
+use super::records::ExportShown;
 use super::render;
 use crate::app::App;
 use crate::core::chart::Chart;
 use crate::core::effect::Effect;
 use crate::outbox::{Delivery, Sender};
 use crate::polls::{PollShown, PollView};
+use crate::records::RecordShown;
 use crate::store::Store;
 use serde_json::Value;
 use slack_morphism::prelude::*;
