@@ -215,15 +215,12 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
             TRACK.filled(),
         ))?;
         let fill = if *picked { PICKED } else { OTHER };
-        canvas.area.draw(&Rectangle::new(
-            [(bar_x, y + 10), (bar_x + len.max(2), y + ROW - 10)],
-            fill.filled(),
-        ))?;
         canvas.bar(
             label,
             *score,
             (bar_x, y + 10, bar_x + len.max(2), y + ROW - 10),
-        );
+            fill,
+        )?;
         canvas.text(
             format!("{}", score.round()),
             (bar_x + bar_w + 14, y + ROW / 2),
@@ -265,11 +262,7 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
             } else {
                 (centre - len, centre, RIVAL)
             };
-            canvas.area.draw(&Rectangle::new(
-                [(x0, y + 12), (x1, y + ROW - 12)],
-                color.filled(),
-            ))?;
-            canvas.bar(label, *points, (x0, y + 12, x1, y + ROW - 12));
+            canvas.bar(label, *points, (x0, y + 12, x1, y + ROW - 12), color)?;
             let (value, at, anchor) = if *points >= 0.0 {
                 (format!("+{points:.1}"), x1 + 8, HPos::Left)
             } else {
@@ -317,15 +310,12 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
                 style.color(&INK).pos(Pos::new(HPos::Left, VPos::Center)),
             )?;
             let len = ((bar_w as f64) * f64::from(*n) / f64::from(most)).round() as i32;
-            canvas.area.draw(&Rectangle::new(
-                [(bar_x, y + 12), (bar_x + len.max(2), y + ROW - 12)],
-                OTHER.filled(),
-            ))?;
             canvas.bar(
                 label,
                 f64::from(*n),
                 (bar_x, y + 12, bar_x + len.max(2), y + ROW - 12),
-            );
+                OTHER,
+            )?;
             canvas.text(
                 format!("{n}"),
                 (bar_x + len.max(2) + 12, y + ROW / 2),
@@ -350,11 +340,7 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
             for (i, (label, n)) in chosen.iter().enumerate() {
                 let w = (full as f64 * f64::from(*n) / f64::from(total)).round() as i32;
                 let color = if i % 2 == 0 { PICKED } else { OTHER };
-                canvas.area.draw(&Rectangle::new(
-                    [(x, y), (x + w - 2, y + ROW - 14)],
-                    color.filled(),
-                ))?;
-                canvas.bar(label, f64::from(*n), (x, y, x + w - 2, y + ROW - 14));
+                canvas.bar(label, f64::from(*n), (x, y, x + w - 2, y + ROW - 14), color)?;
                 let style = font(22.0, false);
                 let tag = fit(
                     canvas.area,
@@ -437,12 +423,19 @@ impl Canvas<'_, '_> {
         Ok(())
     }
 
-    fn bar(&mut self, label: &str, value: f64, at: (i32, i32, i32, i32)) {
+    /// A bar for `label`'s `value`, filled with `color` from its left top to its right
+    /// bottom corner.
+    fn bar(&mut self, label: &str, value: f64, at: (i32, i32, i32, i32), color: RGBColor) -> Drawn {
+        self.area.draw(&Rectangle::new(
+            [(at.0, at.1), (at.2, at.3)],
+            color.filled(),
+        ))?;
         self.marks.push(Mark::Bar {
             label: label.to_owned(),
             value,
             at,
         });
+        Ok(())
     }
 }
 
