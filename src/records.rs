@@ -3,7 +3,7 @@
 
 use crate::app::{App, AppError, InternalError, UserError};
 use crate::core::card::Basis;
-use crate::core::ids::{ChannelId, Platform, PollId, WorkspaceId};
+use crate::core::ids::{ChannelId, ConversationKey, Platform, PollId, WorkspaceId};
 use crate::core::score::{evaluate, Answers};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,57 @@ pub enum RecordOf {
     },
     /// A closed poll round.
     Round { poll: PollId, round: u32 },
+    /// The latest result of one conversation (a card's record button).
+    Conversation { key: ConversationKey },
+}
+
+impl RecordOf {
+    /// What the record button of a conversation's card carries: `c|<thread>` (the thread
+    /// key, or on Discord the conversation's id); the channel is where the button is.
+    pub fn conversation_button(thread: &str) -> String {
+        format!("c|{thread}")
+    }
+
+    /// What the record button of a poll round's card carries: `p|<poll>|<round>`.
+    pub fn round_button(poll: &PollId, round: u32) -> String {
+        format!("p|{poll}|{round}")
+    }
+
+    /// The record a button's value asks for, in the channel it was clicked in; `None` for a
+    /// value we did not make. A poll round is only ever one of this workspace's.
+    pub fn of_button(
+        app: &App,
+        value: &str,
+        (platform, workspace, channel): (Platform, &WorkspaceId, &ChannelId),
+    ) -> Result<Option<RecordOf>, AppError> {
+        let mut parts = value.split('|');
+        Ok(
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some("c"), Some(thread), None, None) if !thread.is_empty() => {
+                    Some(RecordOf::Conversation {
+                        key: ConversationKey {
+                            platform,
+                            workspace: workspace.clone(),
+                            channel: channel.clone(),
+                            thread: crate::core::ids::ThreadKey::new(thread),
+                            user: None,
+                        },
+                    })
+                }
+                (Some("p"), Some(poll), Some(round), None) => {
+                    let (poll, Ok(round)) = (PollId::new(poll), round.parse::<u32>()) else {
+                        return Ok(None);
+                    };
+                    let here = app
+                        .store
+                        .round(&poll, round)?
+                        .is_some_and(|r| r.platform == platform && &r.workspace == workspace);
+                    here.then_some(RecordOf::Round { poll, round })
+                }
+                _ => None,
+            },
+        )
+    }
 }
 
 /// A queued record: which result, and the channel (or thread) it goes to.
@@ -55,6 +106,28 @@ impl App {
         Ok(())
     }
 
+    fn decision_record(
+        &self,
+        stored: &crate::store::ResultRecord,
+    ) -> Result<DecisionRecord, AppError> {
+        let card = self.result_card(stored)?;
+        let pack = self.catalog.get(&stored.pack, stored.pack_version)?;
+        let answers = Answers::from_ids(
+            &pack,
+            stored.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
+        )
+        .map_err(|e| InternalError::new("stored result", e))?;
+        let outcome = evaluate(&pack, &answers);
+        let basis = Basis {
+            by: stored.answered_by.clone(),
+            at: stored.finished_at,
+        };
+        Ok(DecisionRecord {
+            path: crate::core::record::suggested_path(&pack),
+            markdown: crate::core::record::of_decision(&pack, &card, &outcome, &basis),
+        })
+    }
+
     /// The latest result of a channel, a decision's or a poll round's, whichever is newer.
     pub fn latest_record(
         &self,
@@ -87,22 +160,21 @@ impl App {
                 workspace,
                 channel,
             } => {
-                let (stored, card) = self.latest_result(*platform, workspace, channel)?;
-                let pack = self.catalog.get(&stored.pack, stored.pack_version)?;
-                let answers = Answers::from_ids(
-                    &pack,
-                    stored.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
-                )
-                .map_err(|e| InternalError::new("stored result", e))?;
-                let outcome = evaluate(&pack, &answers);
-                let basis = Basis {
-                    by: stored.answered_by.clone(),
-                    at: stored.finished_at,
-                };
-                Ok(DecisionRecord {
-                    path: crate::core::record::suggested_path(&pack),
-                    markdown: crate::core::record::of_decision(&pack, &card, &outcome, &basis),
-                })
+                let stored = self
+                    .store
+                    .latest_result(*platform, workspace, channel)?
+                    .ok_or(UserError::NoResult)?;
+                self.decision_record(&stored)
+            }
+            RecordOf::Conversation { key } => {
+                let stored = self
+                    .store
+                    .results_in(key.platform, &key.workspace, &key.channel)?
+                    .into_iter()
+                    .filter(|r| r.key.thread == key.thread)
+                    .max_by_key(|r| r.finished_at)
+                    .ok_or(UserError::NoResult)?;
+                self.decision_record(&stored)
             }
             RecordOf::Round { poll, round } => {
                 let record = self.store.round(poll, *round)?.ok_or(UserError::NoResult)?;

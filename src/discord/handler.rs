@@ -218,7 +218,7 @@ impl DiscordBot {
         response
     }
 
-    fn location(&self, conversation: &str) -> Result<Option<ConversationKey>, AppError> {
+    pub(super) fn location(&self, conversation: &str) -> Result<Option<ConversationKey>, AppError> {
         let Some(raw) = self.app.store.get_ref(&location_ref(conversation))? else {
             return Ok(None);
         };
@@ -426,6 +426,11 @@ impl DiscordBot {
     }
 
     fn on_component(&self, c: &ComponentInteraction) -> Response {
+        if let Some(value) = c.data.custom_id.strip_prefix(super::render::RECORD_BUTTON) {
+            return self
+                .record_click(c, value)
+                .unwrap_or_else(|e| error_response(&e));
+        }
         // A poll's Answer button and its private form are handled in `polls`.
         if let Some(response) = self.poll_component(c) {
             return response;

@@ -18,8 +18,8 @@
 use super::handler::{error_response, person, DiscordBot, Response};
 use super::render::{
     card_message, card_with_chart, display_name, escape_markdown, question_components,
-    question_text, truncate, ComponentAction, ComponentId, Embed, EmbedField, EmbedFooter, Message,
-    CHART_FILE,
+    question_text, truncate, with_record_button, ComponentAction, ComponentId, Embed, EmbedField,
+    EmbedFooter, Message, CHART_FILE,
 };
 use super::rest::op;
 use crate::app::{AppError, UserError};
@@ -223,7 +223,13 @@ pub fn poll_call(
         PollView::Closed { poll, pack, record } => {
             (&poll.channel, closed_message(poll, pack, record))
         }
-        PollView::Card { record, card } => (&record.channel, card_message(card)),
+        PollView::Card { record, card } => (
+            &record.channel,
+            with_record_button(
+                card_message(card),
+                &crate::records::RecordOf::round_button(&record.poll, record.round),
+            ),
+        ),
         PollView::Chart {
             record,
             card,

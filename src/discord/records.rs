@@ -9,7 +9,7 @@ use super::rest::op;
 use crate::app::AppError;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
-use crate::records::RecordShown;
+use crate::records::{RecordOf, RecordShown};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -40,6 +40,46 @@ impl DiscordBot {
             &shown,
         )?;
         Ok(())
+    }
+
+    /// A click on a card's "Decision record" button (`value` after its prefix): queues that
+    /// result's record where the card is, and says so privately.
+    pub(super) fn record_click(
+        &self,
+        c: &serenity::model::application::ComponentInteraction,
+        value: &str,
+    ) -> Result<Response, AppError> {
+        let guild = c.guild_id.map(|g| g.to_string()).unwrap_or_default();
+        let here = (
+            Platform::Discord,
+            &WorkspaceId::new(&guild),
+            &ChannelId::new(c.channel_id.to_string()),
+        );
+        let of = match value.strip_prefix("c|") {
+            // A conversation's card: where it lives is stored under its id.
+            Some(conversation) => self
+                .location(conversation)?
+                .filter(|key| key.workspace.as_str() == guild)
+                .map(|key| RecordOf::Conversation { key }),
+            None => RecordOf::of_button(&self.app, value, here)?,
+        };
+        let Some(of) = of else {
+            return Ok(Response::private(
+                "This button belongs to a result that is gone.",
+            ));
+        };
+        let path = self.app.record(&of)?.path;
+        let channel = c.channel_id.to_string();
+        let shown = RecordShown {
+            record: of,
+            channel: channel.clone(),
+        };
+        self.app.queue_one(
+            Platform::Discord,
+            format!("discord:record:{channel}"),
+            &shown,
+        )?;
+        Ok(Response::private(record_reply(&path)))
     }
 
     /// `/tradeoff record` in `channel` (a channel, or a thread within it).

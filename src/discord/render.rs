@@ -523,6 +523,21 @@ pub fn question_text(prompt: &Prompt, lead: &[String]) -> String {
 }
 
 /// The message showing the card: a one-line headline (the notification text) and the embed.
+/// What the custom_id of a card's "Decision record" button starts with; the rest is the
+/// button's value ([`crate::records::RecordOf::conversation_button`], `round_button`).
+pub const RECORD_BUTTON: &str = "tr:";
+
+/// A card with its "Decision record" button.
+pub fn with_record_button(mut message: Message, value: &str) -> Message {
+    message.components = Some(vec![json!({ "type": 1, "components": [{
+        "type": 2,
+        "style": 2,
+        "label": "Decision record",
+        "custom_id": truncate(&format!("{RECORD_BUTTON}{value}"), 100),
+    }]})]);
+    message
+}
+
 /// The chart's file name, as its message's attachment.
 pub const CHART_FILE: &str = "tradeoff-chart.png";
 

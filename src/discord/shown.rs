@@ -5,7 +5,7 @@
 
 use super::render::{
     card_message, card_with_chart, display_name, escape_markdown, question_heading,
-    question_message, thread_name, Message, CHART_FILE,
+    question_message, thread_name, with_record_button, Message, CHART_FILE,
 };
 use super::rest::op;
 use crate::core::effect::{Effect, Said};
@@ -123,7 +123,10 @@ pub fn render(pack: &Pack, shown: &Shown) -> Result<Value, String> {
                     display_name(starter),
                     escape_markdown(&card.headline())
                 )),
-                _ => card_message(&card),
+                _ => with_record_button(
+                    card_message(&card),
+                    &crate::records::RecordOf::conversation_button(&shown.conversation),
+                ),
             }
         }
     };

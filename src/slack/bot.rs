@@ -395,6 +395,9 @@ impl SlackBot {
     }
 
     fn action(&self, a: &ActionRequest) -> Result<(), AppError> {
+        if a.action_id == render::RECORD_ACTION {
+            return self.record_click(a);
+        }
         let Some(click) = render::parse_action(&a.block_id, &a.action_id, &a.value) else {
             tracing::debug!(action_id = %a.action_id, "not one of our actions");
             return Ok(());

@@ -197,7 +197,13 @@ pub fn poll_call(view: &PollView, shown: &PollShown) -> Result<Option<Value>, De
         PollView::Closed { poll, pack, record } => {
             (&poll.channel, closed_message(poll, pack, record))
         }
-        PollView::Card { record, card } => (&record.channel, render::card(card)),
+        PollView::Card { record, card } => (
+            &record.channel,
+            render::with_record_button(
+                render::card(card),
+                &crate::records::RecordOf::round_button(&record.poll, record.round),
+            ),
+        ),
         PollView::Remind { .. } | PollView::Chart { .. } | PollView::Nothing => return Ok(None),
     };
     Ok(Some(match (&shown.effect, &shown.message) {

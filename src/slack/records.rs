@@ -7,7 +7,7 @@ use super::bot::{ephemeral_reply, SlackBot};
 use super::payload::CommandRequest;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::record_reply;
-use crate::records::RecordShown;
+use crate::records::{RecordOf, RecordShown};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,6 +33,32 @@ impl SlackBot {
         self.app.queue_one(
             Platform::Slack,
             format!("slack|export|{team}|{user}"),
+            &shown,
+        )?;
+        self.outbox.notify();
+        Ok(())
+    }
+
+    /// A click on a card's "Decision record" button: queues that result's record into the
+    /// channel. A value we did not make is ignored.
+    pub(super) fn record_click(
+        &self,
+        a: &super::payload::ActionRequest,
+    ) -> Result<(), crate::app::AppError> {
+        let (team, channel) = (WorkspaceId::new(&*a.team), ChannelId::new(&*a.channel));
+        let Some(of) =
+            RecordOf::of_button(&self.app, &a.value, (Platform::Slack, &team, &channel))?
+        else {
+            tracing::debug!("a record button we did not make");
+            return Ok(());
+        };
+        let shown = RecordShown {
+            record: of,
+            channel: a.channel.clone(),
+        };
+        self.app.queue_one(
+            Platform::Slack,
+            format!("slack|record|{}|{}", a.team, a.channel),
             &shown,
         )?;
         self.outbox.notify();

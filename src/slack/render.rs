@@ -442,6 +442,23 @@ pub fn notice(text: &str) -> Message {
 
 /// The summary card: header, recommendation, scores with numbers and bars, what decided it,
 /// the trade-offs with their mitigations, what would change the answer, and the context.
+/// The record button's `action_id`; its value says which result (see
+/// [`crate::records::RecordOf::button_value`]).
+pub const RECORD_ACTION: &str = "tradeoff_record";
+
+/// A card with its "Decision record" button, above the card's last line.
+pub fn with_record_button(mut message: Message, value: &str) -> Message {
+    let button = SlackBlockButtonElement::new("Decision record".into())
+        .with_action_id(RECORD_ACTION.into())
+        .with_value(truncate(value, 2000));
+    let actions: SlackBlock = SlackActionsBlock::new(vec![button.into()])
+        .with_block_id(RECORD_ACTION.into())
+        .into();
+    let at = message.blocks.len().saturating_sub(1);
+    message.blocks.insert(at, actions);
+    message
+}
+
 pub fn card(card: &Card) -> Message {
     let mut blocks = vec![
         Block::Header(card.title.clone()),

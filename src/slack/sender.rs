@@ -393,7 +393,10 @@ fn render(app: &App, shown: &Shown) -> Result<Value, String> {
             number,
             total,
         } => render::question_at(&pack, *question, (*number, *total), &shown.thread),
-        Effect::Card { .. } => render::card(&said.card(&pack)?),
+        Effect::Card { .. } => render::with_record_button(
+            render::card(&said.card(&pack)?),
+            &crate::records::RecordOf::conversation_button(&shown.thread),
+        ),
         Effect::Chart(_) => return Err("a chart is uploaded, not rendered".into()),
     };
     let mut rendered = match &shown.via {

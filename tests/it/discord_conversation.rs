@@ -1081,3 +1081,35 @@ async fn history_survives_a_restart_and_shows_a_result_again() {
         "Backend decision: Node.js or Python"
     );
 }
+
+#[tokio::test]
+async fn the_cards_record_button_posts_that_decisions_record() {
+    let standin = StandIn::start().await;
+    let bot = TestBot::start(&standin).await;
+    let thread = answer_to_the_card(&bot, &standin).await;
+    while bot.deliver().await.sent > 0 {}
+    let card = standin
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "POST" && c.body["embeds"].is_array())
+        .unwrap();
+    let button = &card.body["components"][0]["components"][0];
+    assert_eq!(button["label"], "Decision record");
+    let custom_id = button["custom_id"].as_str().unwrap().to_owned();
+    assert!(custom_id.starts_with("tr:c|") && custom_id.len() <= 100);
+    let answer = bot.interact(&click(&thread, &custom_id, 3000)).await;
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    while bot.deliver().await.sent > 0 {}
+    let posted = standin.calls().into_iter().last().unwrap();
+    assert_eq!(posted.path, format!("/channels/{thread}/messages"));
+    assert_eq!(
+        posted.files[0].1,
+        "NNNN-backend-decision-node-js-or-python.md"
+    );
+    // One made up is refused, privately.
+    let forged = bot.interact(&click(&thread, "tr:c|nosuch", 3001)).await;
+    assert!(forged["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("a result that is gone"));
+}

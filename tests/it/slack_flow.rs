@@ -1136,3 +1136,42 @@ async fn history_lists_the_channels_results_and_shows_one_again() {
     let missing = h.command("history 7", "U9").await;
     assert_eq!(missing["response_type"], "ephemeral");
 }
+
+#[tokio::test]
+async fn the_cards_record_button_posts_that_decisions_record() {
+    let stand_in = StandIn::start().await;
+    let dir = TempDir::new().unwrap();
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
+    answer_to_the_card(&h, &stand_in).await;
+    h.deliver().await;
+    let card = stand_in
+        .accepted()
+        .into_iter()
+        .find(|c| c.body["reply_broadcast"] == true)
+        .unwrap();
+    let record = button(&card, "tradeoff_record");
+    assert!(record.2.starts_with("c|"), "{record:?}");
+    // The card's last line stays last; the button sits above it.
+    let blocks = card.body["blocks"].as_array().unwrap();
+    assert_eq!(blocks[blocks.len() - 2]["type"], "actions");
+    assert_eq!(blocks.last().unwrap()["type"], "context");
+    let p = click(&card, &record, "U7", "1700000009.000001");
+    assert_eq!(h.interact(&p).await, 200);
+    h.deliver().await;
+    let asked = stand_in.calls_of("files.getUploadURLExternal");
+    assert_eq!(
+        asked.last().unwrap().body["filename"],
+        "NNNN-backend-decision-node-js-or-python.md"
+    );
+    // A value we did not make posts nothing.
+    let before = stand_in.call_count();
+    let forged = click(
+        &card,
+        &(record.0.clone(), record.1.clone(), "p|nosuchpoll|1".into()),
+        "U7",
+        "1700000009.000002",
+    );
+    assert_eq!(h.interact(&forged).await, 200);
+    h.deliver().await;
+    assert_eq!(stand_in.call_count(), before);
+}
