@@ -1118,6 +1118,9 @@ async fn history_lists_the_channels_results_and_shows_one_again() {
     assert_eq!(empty["text"], "No decision or poll has finished here yet.");
     answer_to_the_card(&h, &stand_in).await;
     h.deliver().await;
+    // Read back after a restart.
+    h.stop().await;
+    let h = Harness::start(dir.path(), &stand_in, TestClock::new()).await;
     let listed = h.command("history", "U9").await;
     assert_eq!(listed["response_type"], "ephemeral");
     let text = listed["text"].as_str().unwrap();
