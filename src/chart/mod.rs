@@ -49,8 +49,8 @@ pub struct Drawing {
 }
 
 /// The bundled font, DejaVu Sans (its licence is in `fonts/LICENSE`).
-const REGULAR: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
-const BOLD: &[u8] = include_bytes!("fonts/DejaVuSans-Bold.ttf");
+static REGULAR: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("fonts/DejaVuSans-Bold.ttf");
 
 static FONTS: OnceLock<Result<(), String>> = OnceLock::new();
 
