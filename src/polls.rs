@@ -216,7 +216,9 @@ impl App {
                     }
                 }
                 let card = record.card(&pack);
-                let chart = Box::new(record.chart(&pack, &earlier));
+                let chart = Box::new(crate::core::chart::Chart::of_round(
+                    &pack, &record, &earlier,
+                ));
                 Ok(PollView::Chart {
                     record,
                     card,

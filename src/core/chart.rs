@@ -6,7 +6,7 @@
 //! more or less than the card it goes with.
 
 use super::pack::Pack;
-use super::poll::RoundSummary;
+use super::poll::{RoundRecord, RoundSummary};
 use super::score::{Moved, Outcome};
 use super::tally::{Tally, TeamOutcome};
 
@@ -52,6 +52,19 @@ impl Chart {
                 pack_line(pack, version)
             ),
         }
+    }
+
+    /// The chart of a kept poll round; `earlier` are the poll's earlier rounds, for a
+    /// recurring poll's scores across rounds.
+    pub fn of_round(pack: &Pack, record: &RoundRecord, earlier: &[RoundSummary]) -> Chart {
+        Chart::of_team(
+            pack,
+            record.pack_version,
+            &record.team(pack),
+            &record.tally,
+            earlier,
+            record.recurring.then_some(record.round),
+        )
     }
 
     /// The chart of a team poll's round: `earlier` are the poll's earlier rounds, and

@@ -212,19 +212,6 @@ impl RoundRecord {
         round_summary(pack, &self.team(pack), self.round, self.closed_at)
     }
 
-    /// The round's chart; `earlier` are the poll's earlier rounds, for a recurring poll's
-    /// scores across rounds.
-    pub fn chart(&self, pack: &Pack, earlier: &[RoundSummary]) -> super::chart::Chart {
-        super::chart::Chart::of_team(
-            pack,
-            self.pack_version,
-            &self.team(pack),
-            &self.tally,
-            earlier,
-            self.recurring.then_some(self.round),
-        )
-    }
-
     /// " (round 2)" for a recurring poll, nothing otherwise: for titles.
     pub fn round_label(&self) -> String {
         if self.recurring {
