@@ -6,10 +6,9 @@ use crate::common;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-fn score(answers: &str, extra: &[&str]) -> Output {
-    let mut child = common::binary()
-        .args(["score", "--answers", "-"])
-        .args(extra)
+/// Runs `command` with `input` on its standard input, to its end.
+fn run_with(command: &mut std::process::Command, input: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -19,9 +18,18 @@ fn score(answers: &str, extra: &[&str]) -> Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(answers.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+fn score(answers: &str, extra: &[&str]) -> Output {
+    run_with(
+        common::binary()
+            .args(["score", "--answers", "-"])
+            .args(extra),
+        answers,
+    )
 }
 
 fn stderr(o: &Output) -> String {
@@ -638,22 +646,10 @@ fn history_lists_the_terminals_decisions_and_shows_one_again() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = |args: &[&str], input: &str| {
-        let mut child = common::binary()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with(
+            common::binary().arg("--data-dir").arg(&data).args(args),
+            input,
+        )
     };
     let empty = run(&["history"], "");
     assert!(String::from_utf8_lossy(&empty.stdout).contains("No decision or poll has finished"));
