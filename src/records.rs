@@ -78,6 +78,9 @@ impl RecordOf {
 pub struct RecordShown {
     pub record: RecordOf,
     pub channel: String,
+    /// On Slack, the `ts` of the decision's thread, to post the record in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
 }
 
 /// A decision record: where to save it, and its Markdown.

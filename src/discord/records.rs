@@ -73,6 +73,7 @@ impl DiscordBot {
         let shown = RecordShown {
             record: of,
             channel: channel.clone(),
+            thread_ts: None,
         };
         self.app.queue_one(
             Platform::Discord,
@@ -93,6 +94,7 @@ impl DiscordBot {
         let shown = RecordShown {
             record: of,
             channel: channel.to_owned(),
+            thread_ts: None,
         };
         self.app.queue_one(
             Platform::Discord,

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 /// Where one conversation lives on Slack, and the names of its outbox lane and refs.
 #[derive(Debug, Clone)]
-struct Place {
+pub(super) struct Place {
     team: String,
     channel: String,
     thread: String,
@@ -56,7 +56,7 @@ impl Place {
         }
     }
 
-    fn from_key(key: &ConversationKey) -> Self {
+    pub(super) fn from_key(key: &ConversationKey) -> Self {
         Place::new(
             key.workspace.to_string(),
             key.channel.to_string(),
@@ -65,7 +65,7 @@ impl Place {
     }
 
     /// The ref holding the `ts` of the thread's parent message.
-    fn parent_ref(&self) -> String {
+    pub(super) fn parent_ref(&self) -> String {
         format!("{}|parent", self.lane)
     }
 

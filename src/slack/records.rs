@@ -19,6 +19,31 @@ pub struct ExportShown {
 }
 
 impl SlackBot {
+    /// The `ts` of the thread a decision's record goes in: the thread of its conversation.
+    /// A poll round's goes in the channel.
+    fn thread_of(&self, of: &RecordOf) -> Result<Option<String>, crate::app::AppError> {
+        let key = match of {
+            RecordOf::Conversation { key } => key.clone(),
+            RecordOf::Decision {
+                platform,
+                workspace,
+                channel,
+            } => match self
+                .app
+                .store
+                .latest_result(*platform, workspace, channel)?
+            {
+                Some(stored) => stored.key,
+                None => return Ok(None),
+            },
+            RecordOf::Round { .. } => return Ok(None),
+        };
+        Ok(self
+            .app
+            .store
+            .get_ref(&super::bot::Place::from_key(&key).parent_ref())?)
+    }
+
     /// Queues a poll round's export to `user`, privately.
     pub(super) fn queue_export(
         &self,
@@ -53,6 +78,7 @@ impl SlackBot {
             return Ok(());
         };
         let shown = RecordShown {
+            thread_ts: self.thread_of(&of)?,
             record: of,
             channel: a.channel.clone(),
         };
@@ -77,9 +103,14 @@ impl SlackBot {
             Ok(made) => made,
             Err(e) => return ephemeral_reply(&e.user_text()),
         };
+        let thread_ts = match self.thread_of(&of) {
+            Ok(ts) => ts,
+            Err(e) => return ephemeral_reply(&e.user_text()),
+        };
         let shown = RecordShown {
             record: of,
             channel: cmd.channel.to_string(),
+            thread_ts,
         };
         let queued = self.app.queue_one(
             Platform::Slack,

@@ -213,7 +213,8 @@ impl SlackSender {
             content_type: "text/markdown",
             bytes: record.markdown.into_bytes(),
         };
-        self.upload_files(&shown.channel, None, vec![file]).await
+        self.upload_files(&shown.channel, shown.thread_ts.as_deref(), vec![file])
+            .await
     }
 
     /// Sends a queued poll export ([`ExportShown`]) to its member in a direct message: the

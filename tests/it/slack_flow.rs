@@ -1100,6 +1100,9 @@ async fn record_uploads_the_latest_result_as_a_markdown_file() {
     let shared = stand_in.calls_of("files.completeUploadExternal");
     let record = shared.last().unwrap();
     assert_eq!(record.body["channel_id"], CHANNEL);
+    // In the decision's thread, with its card.
+    assert_eq!(record.body["thread_ts"], shared[0].body["thread_ts"]);
+    assert!(record.body["thread_ts"].is_string());
     let file = record.body["files"][0]["id"].as_str().unwrap();
     let markdown = String::from_utf8(stand_in.uploads()[file].clone()).unwrap();
     assert!(
@@ -1165,6 +1168,11 @@ async fn the_cards_record_button_posts_that_decisions_record() {
     assert_eq!(
         asked.last().unwrap().body["filename"],
         "NNNN-backend-decision-node-js-or-python.md"
+    );
+    let shared = stand_in.calls_of("files.completeUploadExternal");
+    assert_eq!(
+        shared.last().unwrap().body["thread_ts"],
+        card.body["thread_ts"]
     );
     // A value we did not make posts nothing.
     let before = stand_in.call_count();
