@@ -89,6 +89,20 @@ impl AppError {
     }
 }
 
+impl From<AppError> for crate::outbox::Delivery {
+    /// A queued message that cannot be made now: an internal error (the store, say) is
+    /// worth another try; anything else will not change.
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Internal(e) => crate::outbox::Delivery::Retry {
+                after_ms: None,
+                error: e.to_string(),
+            },
+            e => crate::outbox::Delivery::Refused(e.user_text()),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         AppError::Internal(InternalError::new("store", e))

@@ -53,11 +53,7 @@ impl Sender for DiscordSender {
                         )
                         .await
                 }
-                Err(crate::app::AppError::Internal(e)) => Delivery::Retry {
-                    after_ms: None,
-                    error: e.to_string(),
-                },
-                Err(e) => Delivery::Refused(e.user_text()),
+                Err(e) => e.into(),
             };
         }
         if op.get("export").is_some() {
@@ -65,11 +61,7 @@ impl Sender for DiscordSender {
                 Ok((path, body, files)) => {
                     self.rest.call_with_files("POST", &path, &body, files).await
                 }
-                Err(crate::app::AppError::Internal(e)) => Delivery::Retry {
-                    after_ms: None,
-                    error: e.to_string(),
-                },
-                Err(e) => Delivery::Refused(e.user_text()),
+                Err(e) => e.into(),
             };
         }
         let original = op;

@@ -192,13 +192,7 @@ impl SlackSender {
         };
         let record = match self.app.record(&shown.record) {
             Ok(record) => record,
-            Err(crate::app::AppError::Internal(e)) => {
-                return Delivery::Retry {
-                    after_ms: None,
-                    error: e.to_string(),
-                }
-            }
-            Err(e) => return Delivery::Refused(e.user_text()),
+            Err(e) => return e.into(),
         };
         let name = record
             .path
@@ -229,13 +223,7 @@ impl SlackSender {
             .export(&shown.export.poll, Some(shown.export.round))
         {
             Ok(made) => made,
-            Err(crate::app::AppError::Internal(e)) => {
-                return Delivery::Retry {
-                    after_ms: None,
-                    error: e.to_string(),
-                }
-            }
-            Err(e) => return Delivery::Refused(e.user_text()),
+            Err(e) => return e.into(),
         };
         let session = self.client.open_session(&self.token);
         let open = SlackApiConversationsOpenRequest::new().with_users(vec![shown.user.into()]);
