@@ -5,6 +5,7 @@ use crate::app::{App, AppError, InternalError, UserError};
 use crate::core::card::Basis;
 use crate::core::ids::{ChannelId, ConversationKey, Platform, PollId, WorkspaceId};
 use crate::core::score::{evaluate, Answers};
+use crate::history::Past;
 use serde::{Deserialize, Serialize};
 
 /// Which result a decision record is of: kept in the outbox, and made into the record when
@@ -157,30 +158,9 @@ impl App {
 
     /// The decision record of `of`, made from the result as it is stored.
     pub fn record(&self, of: &RecordOf) -> Result<DecisionRecord, AppError> {
-        match of {
-            RecordOf::Decision {
-                platform,
-                workspace,
-                channel,
-            } => {
-                let stored = self
-                    .store
-                    .latest_result(*platform, workspace, channel)?
-                    .ok_or(UserError::NoResult)?;
-                self.decision_record(&stored)
-            }
-            RecordOf::Conversation { key } => {
-                let stored = self
-                    .store
-                    .results_in(key.platform, &key.workspace, &key.channel)?
-                    .into_iter()
-                    .filter(|r| r.key.thread == key.thread)
-                    .max_by_key(|r| r.finished_at)
-                    .ok_or(UserError::NoResult)?;
-                self.decision_record(&stored)
-            }
-            RecordOf::Round { poll, round } => {
-                let record = self.store.round(poll, *round)?.ok_or(UserError::NoResult)?;
+        match self.kept(of)? {
+            Past::Decision(stored) => self.decision_record(&stored),
+            Past::Round(record) => {
                 let pack = self.catalog.get(&record.pack, record.pack_version)?;
                 record
                     .fits(&pack)
@@ -201,5 +181,45 @@ impl App {
                 })
             }
         }
+    }
+
+    /// The kept result a record is of, as it is stored now.
+    pub fn kept(&self, of: &RecordOf) -> Result<Past, AppError> {
+        let found = match of {
+            RecordOf::Decision {
+                platform,
+                workspace,
+                channel,
+            } => self
+                .store
+                .latest_result(*platform, workspace, channel)?
+                .map(Past::Decision),
+            RecordOf::Conversation { key } => self
+                .store
+                .results_in(key.platform, &key.workspace, &key.channel)?
+                .into_iter()
+                .filter(|r| r.key.thread == key.thread)
+                .max_by_key(|r| r.finished_at)
+                .map(Past::Decision),
+            RecordOf::Round { poll, round } => self.store.round(poll, *round)?.map(Past::Round),
+        };
+        Ok(found.ok_or(UserError::NoResult)?)
+    }
+
+    /// Queues `shown` in `lane` (the record itself is made when it is sent); returns where
+    /// to keep the record, for the answer.
+    pub fn queue_record(
+        &self,
+        platform: Platform,
+        lane: String,
+        shown: &RecordShown,
+    ) -> Result<String, AppError> {
+        let (pack, version) = match self.kept(&shown.record)? {
+            Past::Decision(stored) => (stored.pack, stored.pack_version),
+            Past::Round(record) => (record.pack, record.pack_version),
+        };
+        let path = crate::core::record::suggested_path(&*self.catalog.get(&pack, version)?);
+        self.queue_one(platform, lane, shown)?;
+        Ok(path)
     }
 }

@@ -68,19 +68,7 @@ impl DiscordBot {
                 "This button belongs to a result that is gone.",
             ));
         };
-        let path = self.app.record(&of)?.path;
-        let channel = c.channel_id.to_string();
-        let shown = RecordShown {
-            record: of,
-            channel: channel.clone(),
-            thread_ts: None,
-        };
-        self.app.queue_one(
-            Platform::Discord,
-            format!("discord:record:{channel}"),
-            &shown,
-        )?;
-        Ok(Response::private(record_reply(&path)))
+        self.queue_record(of, &c.channel_id.to_string())
     }
 
     /// `/tradeoff record` in `channel` (a channel, or a thread within it).
@@ -90,13 +78,17 @@ impl DiscordBot {
             &WorkspaceId::new(guild),
             &ChannelId::new(channel),
         )?;
-        let path = self.app.record(&of)?.path;
+        self.queue_record(of, channel)
+    }
+
+    /// Queues the record `of` into `channel`, and says privately where to keep it.
+    fn queue_record(&self, of: RecordOf, channel: &str) -> Result<Response, AppError> {
         let shown = RecordShown {
             record: of,
             channel: channel.to_owned(),
             thread_ts: None,
         };
-        self.app.queue_one(
+        let path = self.app.queue_record(
             Platform::Discord,
             format!("discord:record:{channel}"),
             &shown,

@@ -77,48 +77,38 @@ impl SlackBot {
             tracing::debug!("a record button we did not make");
             return Ok(());
         };
+        let (lane, shown) = self.record_shown(of, &a.team, &a.channel)?;
+        self.app.queue_one(Platform::Slack, lane, &shown)?;
+        self.outbox.notify();
+        Ok(())
+    }
+
+    /// Where the record `of` goes out from `channel`: its lane, and the queued entry.
+    fn record_shown(
+        &self,
+        of: RecordOf,
+        team: &str,
+        channel: &str,
+    ) -> Result<(String, RecordShown), crate::app::AppError> {
         let shown = RecordShown {
             thread_ts: self.thread_of(&of)?,
             record: of,
-            channel: a.channel.clone(),
+            channel: channel.to_owned(),
         };
-        self.app.queue_one(
-            Platform::Slack,
-            format!("slack|record|{}|{}", a.team, a.channel),
-            &shown,
-        )?;
-        self.outbox.notify();
-        Ok(())
+        Ok((format!("slack|record|{team}|{channel}"), shown))
     }
 
     /// `/tradeoff record`: queues the record of the channel's latest result, and says where
     /// to keep it. Blocks on the store: call it off the async workers.
     pub(super) fn record(&self, cmd: &CommandRequest) -> Value {
         let (team, channel) = (WorkspaceId::new(&*cmd.team), ChannelId::new(&*cmd.channel));
-        let made = self
+        let queued = self
             .app
             .latest_record(Platform::Slack, &team, &channel)
-            .and_then(|of| Ok((self.app.record(&of)?.path, of)));
-        let (path, of) = match made {
-            Ok(made) => made,
-            Err(e) => return ephemeral_reply(&e.user_text()),
-        };
-        let thread_ts = match self.thread_of(&of) {
-            Ok(ts) => ts,
-            Err(e) => return ephemeral_reply(&e.user_text()),
-        };
-        let shown = RecordShown {
-            record: of,
-            channel: cmd.channel.to_string(),
-            thread_ts,
-        };
-        let queued = self.app.queue_one(
-            Platform::Slack,
-            format!("slack|record|{}|{}", cmd.team, cmd.channel),
-            &shown,
-        );
+            .and_then(|of| self.record_shown(of, &cmd.team, &cmd.channel))
+            .and_then(|(lane, shown)| self.app.queue_record(Platform::Slack, lane, &shown));
         match queued {
-            Ok(_) => {
+            Ok(path) => {
                 self.outbox.notify();
                 ephemeral_reply(&record_reply(&path))
             }
