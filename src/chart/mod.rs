@@ -198,13 +198,7 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
     let (label_w, bar_x) = (380, MARGIN + 400);
     let bar_w = right - 90 - bar_x;
     for (label, score, picked) in &chart.scores {
-        let style = font(28.0, *picked);
-        let name = fit(canvas.area, label, &style, label_w as u32);
-        canvas.text(
-            name,
-            (MARGIN, y + ROW / 2),
-            style.color(&INK).pos(Pos::new(HPos::Left, VPos::Center)),
-        )?;
+        canvas.row_label(label, y, font(28.0, *picked), label_w as u32)?;
         let len = (bar_w as f64 * score.clamp(0.0, 100.0) / 100.0).round() as i32;
         canvas.area.draw(&Rectangle::new(
             [(bar_x, y + 10), (bar_x + bar_w, y + ROW - 10)],
@@ -245,13 +239,7 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
             .map(|(_, p)| p.abs())
             .fold(1.0_f64, f64::max);
         for (label, points) in moved.by.iter().take(MOST_MOVED) {
-            let style = font(24.0, false);
-            let name = fit(canvas.area, label, &style, label_w);
-            canvas.text(
-                name,
-                (MARGIN, y + ROW / 2),
-                style.color(&INK).pos(Pos::new(HPos::Left, VPos::Center)),
-            )?;
+            canvas.row_label(label, y, font(24.0, false), label_w as u32)?;
             let len = ((half - 60) as f64 * points.abs() / most).round().max(2.0) as i32;
             let (x0, x1, color) = if *points >= 0.0 {
                 (centre, centre + len, LEAD)
@@ -298,13 +286,7 @@ fn draw(chart: &Chart, pixels: &mut [u8], size: (u32, u32), marks: &mut Vec<Mark
             .unwrap_or(1)
             .max(1);
         for (label, n) in &chart.split {
-            let style = font(26.0, false);
-            let name = fit(canvas.area, label, &style, 300);
-            canvas.text(
-                name,
-                (MARGIN, y + ROW / 2),
-                style.color(&INK).pos(Pos::new(HPos::Left, VPos::Center)),
-            )?;
+            canvas.row_label(label, y, font(26.0, false), 300)?;
             let len = ((bar_w as f64) * f64::from(*n) / f64::from(most)).round() as i32;
             canvas.bar(
                 label,
@@ -417,6 +399,16 @@ impl Canvas<'_, '_> {
         glyphs(self.area, &s, at, &style)?;
         self.marks.push(Mark::Text { text: s, at });
         Ok(())
+    }
+
+    /// A row's label at the left margin, cut to `width` pixels, centred on the row at `y`.
+    fn row_label(&mut self, label: &str, y: i32, style: FontDesc, width: u32) -> Drawn {
+        let name = fit(self.area, label, &style, width);
+        self.text(
+            name,
+            (MARGIN, y + ROW / 2),
+            style.color(&INK).pos(Pos::new(HPos::Left, VPos::Center)),
+        )
     }
 
     /// A bar for `label`'s `value`, filled with `color` from its left top to its right
