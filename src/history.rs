@@ -7,7 +7,6 @@ use crate::core::ids::{ChannelId, Platform, WorkspaceId};
 use crate::core::messages::{history_line, HISTORY_SHOWN};
 use crate::core::poll::RoundRecord;
 use crate::store::ResultRecord;
-use chrono::DateTime;
 
 /// One past result.
 pub enum Past {
@@ -78,17 +77,12 @@ impl App {
         }
     }
 
-    /// The history as lines of text (names as the platform gave them: escape them where
-    /// they land), or the card of its `n`th entry (1 is the newest).
+    /// The history as numbered lines of text, 1 the newest (names as the platform gave
+    /// them: escape them where they land).
     pub fn history_lines(&self, past: &[Past]) -> Result<Vec<String>, AppError> {
         past.iter()
             .enumerate()
-            .map(|(i, p)| {
-                let date = DateTime::from_timestamp(p.at(), 0)
-                    .map(|d| d.format("%-d %B %Y").to_string())
-                    .unwrap_or_default();
-                Ok(history_line(i + 1, &date, &self.past_card(p)?, &p.what()))
-            })
+            .map(|(i, p)| Ok(history_line(i + 1, p.at(), &self.past_card(p)?, &p.what())))
             .collect()
     }
 

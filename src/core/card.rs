@@ -188,7 +188,7 @@ fn points(p: f64) -> String {
 }
 
 /// "22 December 2025"
-fn date(secs: i64) -> String {
+pub fn date(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
         .map(|d| d.format("%-d %B %Y").to_string())
         .unwrap_or_default()

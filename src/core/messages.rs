@@ -225,9 +225,10 @@ pub const HISTORY_EMPTY: &str = "No decision or poll has finished here yet.";
 
 /// One line of `history`: "3. 4 December 2026 · Node.js (Node.js 72 / Python 58) · a
 /// decision by Ada".
-pub fn history_line(n: usize, date: &str, card: &super::card::Card, what: &str) -> String {
+pub fn history_line(n: usize, at: i64, card: &super::card::Card, what: &str) -> String {
     format!(
-        "{n}. {date} · {} ({}) · {what}",
+        "{n}. {} · {} ({}) · {what}",
+        super::card::date(at),
         card.recommendation,
         card.score_summary()
     )
