@@ -4,7 +4,7 @@
 use crate::app::{App, AppError, UserError};
 use crate::core::card::Card;
 use crate::core::ids::{ChannelId, Platform, WorkspaceId};
-use crate::core::messages::{history_line, HISTORY_SHOWN};
+use crate::core::messages::{past_line, HISTORY_SHOWN};
 use crate::core::poll::RoundRecord;
 use crate::store::ResultRecord;
 
@@ -82,8 +82,13 @@ impl App {
     pub fn history_lines(&self, past: &[Past]) -> Result<Vec<String>, AppError> {
         past.iter()
             .enumerate()
-            .map(|(i, p)| Ok(history_line(i + 1, p.at(), &self.past_card(p)?, &p.what())))
+            .map(|(i, p)| Ok(format!("{}. {}", i + 1, self.past_line(p)?)))
             .collect()
+    }
+
+    /// One past result in a line: when, what it recommended with its scores, who ran it.
+    pub fn past_line(&self, past: &Past) -> Result<String, AppError> {
+        Ok(past_line(past.at(), &self.past_card(past)?, &past.what()))
     }
 
     /// The card of the channel's `n`th past result (1 is the newest).

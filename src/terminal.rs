@@ -184,8 +184,8 @@ pub fn chat<W: Write>(
         None => {
             // The last decision made here, and how to see it again, before a new one.
             let past = app.history(key.platform, &key.workspace, &key.channel)?;
-            if let Some(line) = app.history_lines(&past[..past.len().min(1)])?.first() {
-                let line = line.trim_start_matches("1. ");
+            if let Some(last) = past.first() {
+                let line = app.past_line(last)?;
                 say(
                     out,
                     &format!(

@@ -223,11 +223,11 @@ pub const HISTORY_SHOWN: usize = 20;
 /// `history` in a channel with no results yet.
 pub const HISTORY_EMPTY: &str = "No decision or poll has finished here yet.";
 
-/// One line of `history`: "3. 4 December 2026 · Node.js (Node.js 72 / Python 58) · a
-/// decision by Ada".
-pub fn history_line(n: usize, at: i64, card: &super::card::Card, what: &str) -> String {
+/// A past result in one line: "4 December 2026 · Node.js (Node.js 72 / Python 58) · a
+/// decision by Ada". `history` numbers them.
+pub fn past_line(at: i64, card: &super::card::Card, what: &str) -> String {
     format!(
-        "{n}. {} · {} ({}) · {what}",
+        "{} · {} ({}) · {what}",
         super::card::date(at),
         card.recommendation,
         card.score_summary()
