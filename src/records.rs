@@ -110,28 +110,6 @@ impl App {
         Ok(())
     }
 
-    fn decision_record(
-        &self,
-        stored: &crate::store::ResultRecord,
-    ) -> Result<DecisionRecord, AppError> {
-        let card = self.result_card(stored)?;
-        let pack = self.catalog.get(&stored.pack, stored.pack_version)?;
-        let answers = Answers::from_ids(
-            &pack,
-            stored.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
-        )
-        .map_err(|e| InternalError::new("stored result", e))?;
-        let outcome = evaluate(&pack, &answers);
-        let basis = Basis {
-            by: stored.answered_by.clone(),
-            at: stored.finished_at,
-        };
-        Ok(DecisionRecord {
-            path: crate::core::record::suggested_path(&pack),
-            markdown: crate::core::record::of_decision(&pack, &card, &outcome, &basis),
-        })
-    }
-
     /// The latest result of a channel, a decision's or a poll round's, whichever is newer.
     pub fn latest_record(
         &self,
@@ -158,29 +136,46 @@ impl App {
 
     /// The decision record of `of`, made from the result as it is stored.
     pub fn record(&self, of: &RecordOf) -> Result<DecisionRecord, AppError> {
-        match self.kept(of)? {
-            Past::Decision(stored) => self.decision_record(&stored),
+        let past = self.kept(of)?;
+        let card = self.past_card(&past)?;
+        let markdown = match &past {
+            Past::Decision(stored) => {
+                let pack = self.catalog.get(&stored.pack, stored.pack_version)?;
+                let answers = Answers::from_ids(
+                    &pack,
+                    stored.answers.iter().map(|(q, c)| (q.as_str(), c.as_str())),
+                )
+                .map_err(|e| InternalError::new("stored result", e))?;
+                let basis = Basis {
+                    by: stored.answered_by.clone(),
+                    at: stored.finished_at,
+                };
+                crate::core::record::of_decision(&pack, &card, &evaluate(&pack, &answers), &basis)
+            }
             Past::Round(record) => {
                 let pack = self.catalog.get(&record.pack, record.pack_version)?;
-                record
-                    .fits(&pack)
-                    .map_err(|e| InternalError::new("stored round", e))?;
                 let basis = Basis {
                     by: record.by.clone(),
                     at: record.closed_at,
                 };
-                Ok(DecisionRecord {
-                    path: crate::core::record::suggested_path(&pack),
-                    markdown: crate::core::record::of_team(
-                        &pack,
-                        &record.card(&pack),
-                        &record.tally,
-                        &basis,
-                        record.anonymous,
-                    ),
-                })
+                crate::core::record::of_team(&pack, &card, &record.tally, &basis, record.anonymous)
             }
-        }
+        };
+        Ok(DecisionRecord {
+            path: self.record_path(&past)?,
+            markdown,
+        })
+    }
+
+    /// Where a record of `past` is kept: its pack's name, under `docs/decisions/`.
+    fn record_path(&self, past: &Past) -> Result<String, AppError> {
+        let (pack, version) = match past {
+            Past::Decision(stored) => (&stored.pack, stored.pack_version),
+            Past::Round(record) => (&record.pack, record.pack_version),
+        };
+        Ok(crate::core::record::suggested_path(
+            &*self.catalog.get(pack, version)?,
+        ))
     }
 
     /// The kept result a record is of, as it is stored now.
@@ -214,11 +209,7 @@ impl App {
         lane: String,
         shown: &RecordShown,
     ) -> Result<String, AppError> {
-        let (pack, version) = match self.kept(&shown.record)? {
-            Past::Decision(stored) => (stored.pack, stored.pack_version),
-            Past::Round(record) => (record.pack, record.pack_version),
-        };
-        let path = crate::core::record::suggested_path(&*self.catalog.get(&pack, version)?);
+        let path = self.record_path(&self.kept(&shown.record)?)?;
         self.queue_one(platform, lane, shown)?;
         Ok(path)
     }
