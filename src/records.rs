@@ -84,6 +84,17 @@ pub struct RecordShown {
     pub thread_ts: Option<String>,
 }
 
+impl DecisionRecord {
+    /// The record's file name: its path's last part.
+    pub fn file_name(&self) -> String {
+        self.path
+            .rsplit('/')
+            .next()
+            .unwrap_or("decision.md")
+            .to_owned()
+    }
+}
+
 /// A decision record: where to save it, and its Markdown.
 pub struct DecisionRecord {
     pub path: String,

@@ -106,12 +106,7 @@ pub fn record_call(
     let shown: RecordShown = serde_json::from_value(queued.clone())
         .map_err(|e| crate::app::InternalError::new("queued record", e))?;
     let record = app.record(&shown.record)?;
-    let name = record
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or("decision.md")
-        .to_owned();
+    let name = record.file_name();
     let mut body = Message::text(format!("Decision record: `{name}`")).to_json();
     body["attachments"] =
         json!([{ "id": 0, "filename": name, "description": "Decision record (MADR)" }]);

@@ -194,12 +194,7 @@ impl SlackSender {
             Ok(record) => record,
             Err(e) => return e.into(),
         };
-        let name = record
-            .path
-            .rsplit('/')
-            .next()
-            .unwrap_or("decision.md")
-            .to_owned();
+        let name = record.file_name();
         let file = File {
             name: &name,
             title: format!("Decision record: {name}"),

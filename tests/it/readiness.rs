@@ -155,19 +155,6 @@ async fn a_stalled_store_is_not_ready_until_it_answers() {
         slack: None,
         discord: None,
     });
-    let ask = |router: axum::Router| async move {
-        let r = router
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let body = r.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice::<Value>(&body).unwrap())
-    };
     assert_eq!(ask(router.clone()).await.0, 200);
 
     stalled.store(true, Ordering::SeqCst);
@@ -200,19 +187,6 @@ async fn a_message_waiting_past_fifteen_minutes_makes_the_outbox_not_ready() {
         slack: None,
         discord: None,
     });
-    let ask = |router: axum::Router| async move {
-        let r = router
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let body = r.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice::<Value>(&body).unwrap())
-    };
     let (_, body) = ask(router.clone()).await;
     assert_eq!(body["parts"]["outbox"]["detail"], "nothing queued");
 
@@ -234,4 +208,19 @@ async fn a_message_waiting_past_fifteen_minutes_makes_the_outbox_not_ready() {
     assert_eq!(part["ready"], false, "{body}");
     let detail = part["detail"].as_str().unwrap();
     assert!(detail.contains("(slack) has waited 120"), "{detail}");
+}
+
+/// `GET /readyz` of `router`: its status and JSON body.
+async fn ask(router: axum::Router) -> (u16, Value) {
+    let r = router
+        .oneshot(
+            axum::http::Request::get("/readyz")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice::<Value>(&body).unwrap())
 }
